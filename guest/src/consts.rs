@@ -1,0 +1,105 @@
+//! The host's constants (`AF_*`, `SOCK_*`, errno names...), read once from
+//! the host at run time, so that a guest compiled once is right on whatever
+//! OS runs it.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A value no host constant has: comparisons against a constant the host
+/// lacks are then simply false.
+pub const MISSING: i64 = i64::MIN;
+
+#[cfg(not(test))]
+fn table() -> &'static HashMap<String, i64> {
+    static TABLE: OnceLock<HashMap<String, i64>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        crate::bindings::nativesock::socket::native::constants()
+            .into_iter()
+            .collect()
+    })
+}
+
+/// Native unit tests have no host: a Linux (x86-64) excerpt of its table.
+#[cfg(test)]
+fn table() -> &'static HashMap<String, i64> {
+    static TABLE: OnceLock<HashMap<String, i64>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        TEST_LINUX
+            .iter()
+            .map(|(name, value)| (name.to_string(), *value))
+            .collect()
+    })
+}
+
+#[cfg(test)]
+const TEST_LINUX: &[(&str, i64)] = &[
+    ("AF_UNSPEC", 0),
+    ("AF_UNIX", 1),
+    ("AF_INET", 2),
+    ("AF_INET6", 10),
+    ("AF_VSOCK", 40),
+    ("SOCK_STREAM", 1),
+    ("SOCK_DGRAM", 2),
+    ("SOCK_NONBLOCK", 0o4000),
+    ("SOCK_CLOEXEC", 0o2000000),
+    ("SOL_SOCKET", 1),
+    ("SO_ERROR", 4),
+    ("SO_TYPE", 3),
+    ("SO_PROTOCOL", 38),
+    ("SOMAXCONN", 4096),
+    ("POLLIN", 1),
+    ("POLLOUT", 4),
+    ("POLLERR", 8),
+    ("EPERM", 1),
+    ("ENOENT", 2),
+    ("ESRCH", 3),
+    ("EINTR", 4),
+    ("EBADF", 9),
+    ("ECHILD", 10),
+    ("EAGAIN", 11),
+    ("EWOULDBLOCK", 11),
+    ("EACCES", 13),
+    ("EEXIST", 17),
+    ("ENOTDIR", 20),
+    ("EISDIR", 21),
+    ("EINVAL", 22),
+    ("EPIPE", 32),
+    ("ENOTSOCK", 88),
+    ("ENOPROTOOPT", 92),
+    ("EAFNOSUPPORT", 97),
+    ("EADDRINUSE", 98),
+    ("ECONNABORTED", 103),
+    ("ECONNRESET", 104),
+    ("EISCONN", 106),
+    ("ENOTCONN", 107),
+    ("ESHUTDOWN", 108),
+    ("ETIMEDOUT", 110),
+    ("ECONNREFUSED", 111),
+    ("EHOSTUNREACH", 113),
+    ("EALREADY", 114),
+    ("EINPROGRESS", 115),
+    ("EAI_SYSTEM", -11),
+];
+
+/// The host's value of constant `name`, if it has one.
+pub fn get(name: &str) -> Option<i64> {
+    table().get(name).copied()
+}
+
+/// The host's value of constant `name` as a C int, or `i32::MIN` (which no
+/// errno, family or option has) when the host has no such constant.
+pub fn c(name: &str) -> i32 {
+    get(name)
+        .and_then(|v| i32::try_from(v).ok())
+        .unwrap_or(i32::MIN)
+}
+
+/// The errno names whose value is `errno`, in the host's table.
+pub fn errno_names(errno: i32) -> impl Iterator<Item = &'static str> {
+    table()
+        .iter()
+        .filter(move |(name, value)| {
+            name.starts_with('E') && !name.starts_with("EAI_") && **value == i64::from(errno)
+        })
+        .map(|(name, _)| name.as_str())
+}
