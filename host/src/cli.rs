@@ -1,0 +1,681 @@
+//! The `nativesock` command line: clap definitions and what each command
+//! does. `main.rs` only calls [`main`].
+//!
+//! Every network flag maps to one [`NativesockCtxBuilder`] call; the WASI
+//! flags use wasmtime's spellings (`--dir HOST::GUEST`, `--env NAME=VAL`,
+//! `-S inherit-network`).
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use wasmtime::component::Component;
+use wasmtime_wasi::{FsPerms, WasiCtx};
+
+use crate::run::{AppState, wasmtime_error};
+use crate::{AddressRule, NativesockCtx, NativesockCtxBuilder, Raised, signals};
+
+/// Native sockets with CPython's semantics for WebAssembly components.
+///
+/// Runs a WebAssembly command component that imports
+/// `nativesock:socket/socket` (CPython's socket object), composed with the
+/// embedded semantics component, on the host's real sockets. Network access
+/// is denied unless a flag grants it.
+#[derive(Parser, Debug)]
+#[command(name = "nativesock", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// A `nativesock` subcommand.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run an application component (or, without one, the embedded demo).
+    Run(RunCommand),
+    /// Run the embedded demo: a tour of the socket object on loopback.
+    Demo(DemoCommand),
+}
+
+/// `nativesock run [OPTIONS] [APP.wasm] [ARGS]...`
+#[derive(Args, Debug)]
+pub struct RunCommand {
+    /// Sandbox options.
+    #[command(flatten)]
+    pub options: RunOptions,
+
+    /// The application component and its arguments. Options after APP.wasm
+    /// are the application's. Without APP.wasm, the embedded demo runs,
+    /// allowed loopback only (unless network flags say otherwise).
+    #[arg(value_name = "APP.wasm [ARGS]", trailing_var_arg = true)]
+    pub app_and_args: Vec<OsString>,
+}
+
+/// `nativesock demo [OPTIONS] [-- ARGS...]`
+#[derive(Args, Debug)]
+pub struct DemoCommand {
+    /// Sandbox options.
+    #[command(flatten)]
+    pub options: RunOptions,
+
+    /// Arguments for the demo.
+    #[arg(value_name = "ARGS", last = true)]
+    pub args: Vec<OsString>,
+}
+
+/// What the guest may do. Network flags map 1:1 to
+/// [`NativesockCtxBuilder`] calls; none are given by default, so the
+/// guest has no network.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Socket options, `KEY[=y|n]`, comma-separated or repeated:
+    /// `inherit-network` allows all network access (every address, port,
+    /// unix path, name lookup, and raw/packet/netlink sockets);
+    /// `allow-ip-name-lookup` is `--allow-name-lookup`.
+    #[arg(short = 'S', value_name = "KEY[=VAL]", value_delimiter = ',', value_parser = parse_socket_option)]
+    pub socket: Vec<SocketOption>,
+
+    /// Allow `connect` to addresses and ports matching RULE: `127.0.0.1`,
+    /// `127.0.0.0/8`, `127.0.0.0/8:8000-9000`, `[::1]:80`, `::1/128`,
+    /// `[::]/0:1-1024`, or `*` for everything. No port part means every port.
+    #[arg(long, value_name = "RULE")]
+    pub allow_connect: Vec<AddressRule>,
+
+    /// Allow `bind` to addresses and ports matching RULE (same syntax). Port
+    /// 0 (an ephemeral port) needs a rule that covers port 0, as a rule
+    /// without a port part does.
+    #[arg(long, value_name = "RULE")]
+    pub allow_bind: Vec<AddressRule>,
+
+    /// Allow a datagram socket's `sendto` to addresses and ports matching
+    /// RULE (same syntax).
+    #[arg(long, value_name = "RULE")]
+    pub allow_sendto: Vec<AddressRule>,
+
+    /// Allow unix socket paths inside DIR (checked on the resolved path, so
+    /// `..` and symlinks cannot escape). Relative guest paths are relative
+    /// to nativesock's current directory.
+    #[arg(long = "allow-unix", value_name = "DIR")]
+    pub allow_unix: Vec<PathBuf>,
+
+    /// Allow Linux abstract unix socket names (shared by every process on
+    /// the host), including autobind.
+    #[arg(long)]
+    pub allow_abstract_unix: bool,
+
+    /// Allow name lookups (DNS, `/etc/hosts`): `getaddrinfo` on names and
+    /// `getnameinfo` without `NI_NUMERICHOST`. Numeric addresses never need it.
+    #[arg(long)]
+    pub allow_name_lookup: bool,
+
+    /// Write every audit event the guest raises (`socket.connect`...) as one
+    /// JSON line to PATH (appending), or to stderr for `-`.
+    #[arg(long, value_name = "PATH|-")]
+    pub audit_log: Option<PathBuf>,
+
+    /// Cap on the bytes one `recv`/`recvfrom` returns (default 1 MiB).
+    #[arg(long, value_name = "BYTES")]
+    pub max_recv_bytes: Option<u32>,
+
+    /// Set an environment variable for the guest: `NAME=VAL`, or `NAME` to
+    /// pass nativesock's own value (if it has one).
+    #[arg(long = "env", value_name = "NAME[=VAL]", value_parser = parse_env)]
+    pub env: Vec<(String, Option<String>)>,
+
+    /// Give the guest a host directory (read-write), under GUEST_DIR or,
+    /// by default, under the same name.
+    #[arg(long = "dir", value_name = "HOST_DIR[::GUEST_DIR]", value_parser = parse_dir)]
+    pub dirs: Vec<(PathBuf, String)>,
+}
+
+/// One `-S` option.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketOption {
+    /// `-S inherit-network[=y|n]`: [`NativesockCtxBuilder::inherit_network`].
+    InheritNetwork(bool),
+    /// `-S allow-ip-name-lookup[=y|n]`: [`NativesockCtxBuilder::allow_name_lookup`].
+    AllowIpNameLookup(bool),
+}
+
+fn parse_socket_option(s: &str) -> Result<SocketOption, String> {
+    let (key, value) = match s.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (s, None),
+    };
+    let value = match value {
+        None | Some("y" | "yes" | "true") => true,
+        Some("n" | "no" | "false") => false,
+        Some(v) => return Err(format!("`{v}` is not a boolean: use `y` or `n`")),
+    };
+    match key {
+        "inherit-network" => Ok(SocketOption::InheritNetwork(value)),
+        "allow-ip-name-lookup" => Ok(SocketOption::AllowIpNameLookup(value)),
+        _ => Err(format!(
+            "unknown socket option `{key}`: expected `inherit-network` or `allow-ip-name-lookup`"
+        )),
+    }
+}
+
+fn parse_env(s: &str) -> Result<(String, Option<String>), String> {
+    let (name, value) = match s.split_once('=') {
+        Some((n, v)) => (n, Some(v.to_owned())),
+        None => (s, None),
+    };
+    if name.is_empty() {
+        return Err("the variable name is empty".into());
+    }
+    Ok((name.to_owned(), value))
+}
+
+fn parse_dir(s: &str) -> Result<(PathBuf, String), String> {
+    let (host, guest) = match s.split_once("::") {
+        Some((h, g)) => (h, g),
+        None => (s, s),
+    };
+    if host.is_empty() || guest.is_empty() {
+        return Err("expected `HOST_DIR` or `HOST_DIR::GUEST_DIR`".into());
+    }
+    Ok((PathBuf::from(host), guest.to_owned()))
+}
+
+impl RunOptions {
+    /// Whether any flag grants network access (so the demo's default
+    /// loopback grant steps aside).
+    pub fn grants_network(&self) -> bool {
+        self.socket.iter().any(|o| match o {
+            SocketOption::InheritNetwork(on) | SocketOption::AllowIpNameLookup(on) => *on,
+        }) || !self.allow_connect.is_empty()
+            || !self.allow_bind.is_empty()
+            || !self.allow_sendto.is_empty()
+            || !self.allow_unix.is_empty()
+            || self.allow_abstract_unix
+            || self.allow_name_lookup
+    }
+
+    /// Applies the network flags to `builder`, one call per flag.
+    pub fn apply(&self, builder: &mut NativesockCtxBuilder) {
+        for option in &self.socket {
+            match *option {
+                SocketOption::InheritNetwork(true) => {
+                    builder.inherit_network();
+                }
+                SocketOption::InheritNetwork(false) => {}
+                SocketOption::AllowIpNameLookup(on) => {
+                    builder.allow_name_lookup(on);
+                }
+            }
+        }
+        for rule in &self.allow_connect {
+            builder.allow_connect(rule.clone());
+        }
+        for rule in &self.allow_bind {
+            builder.allow_bind(rule.clone());
+        }
+        for rule in &self.allow_sendto {
+            builder.allow_sendto(rule.clone());
+        }
+        for dir in &self.allow_unix {
+            builder.allow_unix_dir(dir);
+        }
+        if self.allow_abstract_unix {
+            builder.allow_abstract_unix(true);
+        }
+        if self.allow_name_lookup {
+            builder.allow_name_lookup(true);
+        }
+        if let Some(n) = self.max_recv_bytes {
+            builder.max_recv_bytes(n);
+        }
+    }
+
+    /// The WASI context: inherited stdio, `args`, the `--env` variables and
+    /// the `--dir` preopens; host clocks and random.
+    pub fn wasi_ctx(&self, args: &[String]) -> anyhow::Result<WasiCtx> {
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stdio().args(args);
+        for (name, value) in &self.env {
+            match value {
+                Some(value) => {
+                    wasi.env(name, value);
+                }
+                None => {
+                    if let Ok(value) = std::env::var(name) {
+                        wasi.env(name, value);
+                    }
+                }
+            }
+        }
+        for (host, guest) in &self.dirs {
+            wasi.preopened_dir(host, guest, FsPerms::ReadWrite)
+                .map_err(wasmtime_error)
+                .with_context(|| format!("failed to open directory `{}`", host.display()))?;
+        }
+        Ok(wasi.build())
+    }
+}
+
+/// The demo's grant when no network flag is given: loopback only.
+pub const DEMO_LOOPBACK: [&str; 2] = ["127.0.0.0/8", "::1"];
+
+/// The builder for a run's nativesock context: the flags, or loopback for
+/// the demo without network flags; the audit log; Ctrl-C as
+/// `KeyboardInterrupt`.
+pub fn nativesock_builder(
+    options: &RunOptions,
+    demo: bool,
+) -> anyhow::Result<NativesockCtxBuilder> {
+    let mut builder = NativesockCtx::builder();
+    if demo && !options.grants_network() {
+        for rule in DEMO_LOOPBACK {
+            let rule: AddressRule = rule.parse()?;
+            builder
+                .allow_connect(rule.clone())
+                .allow_bind(rule.clone())
+                .allow_sendto(rule);
+        }
+    }
+    options.apply(&mut builder);
+    if let Some(path) = &options.audit_log {
+        let out: Box<dyn Write + Send> = if path.as_os_str() == "-" {
+            Box::new(std::io::stderr())
+        } else {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("failed to open audit log `{}`", path.display()))?;
+            Box::new(file)
+        };
+        let out = Arc::new(Mutex::new(out));
+        builder.audit_hook(move |event| {
+            let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = writeln!(out, "{}", event.to_json()).and_then(|()| out.flush()) {
+                tracing::warn!("failed to write the audit log: {e}");
+            }
+            Ok(())
+        });
+    }
+    builder.signal_check(|| {
+        if signals::take_pending() {
+            Err(Raised::keyboard_interrupt())
+        } else {
+            Ok(())
+        }
+    });
+    Ok(builder)
+}
+
+/// The CLI: parses the command line, runs it, and returns the process's
+/// exit status (the component's exit code, 1 for an error, 2 for a usage
+/// error, 130 after Ctrl-C).
+pub fn main() -> i32 {
+    // First, before any thread exists, so that every thread inherits it.
+    if let Err(e) = signals::block_sigint() {
+        eprintln!("error: failed to block `SIGINT`: {e}");
+        return 1;
+    }
+    init_tracing();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    if let Err(e) = signals::install_handler() {
+        eprintln!("error: failed to install the `SIGINT` handler: {e}");
+        return 1;
+    }
+    let result = execute(cli);
+    let interrupted = signals::received();
+    match result {
+        Ok(0) => 0,
+        Ok(_) if interrupted => signals::EXIT_INTERRUPTED,
+        Ok(code) => code,
+        Err(e) => {
+            tracing::debug!("{e:?}");
+            eprintln!("error: {}", one_line(&e));
+            if interrupted {
+                signals::EXIT_INTERRUPTED
+            } else {
+                1
+            }
+        }
+    }
+}
+
+/// Logs to stderr as `RUST_LOG` says; nothing without it.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// An error and its causes on one line: `context: cause: root cause`.
+/// wasm backtraces and other multi-line details are left out (they are
+/// logged at debug level).
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        // wasmtime's wasm backtrace context; the trap itself follows.
+        if text.starts_with("error while executing at wasm backtrace") {
+            continue;
+        }
+        let first = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_end_matches(':');
+        if first.is_empty() || parts.last().is_some_and(|p| p.ends_with(first)) {
+            continue;
+        }
+        parts.push(first.to_owned());
+    }
+    parts.join(": ")
+}
+
+/// Runs a parsed command line: Ok(the component's exit code). [`main`]
+/// blocks `SIGINT` and installs its handler first; without that, Ctrl-C
+/// simply kills the process.
+pub fn execute(cli: Cli) -> anyhow::Result<i32> {
+    let (options, app, args) = match cli.command {
+        Command::Run(run) => {
+            let mut rest = run.app_and_args.into_iter();
+            let app = rest.next().map(PathBuf::from);
+            (run.options, app, rest.collect::<Vec<_>>())
+        }
+        Command::Demo(demo) => (demo.options, None, demo.args),
+    };
+    let (name, bytes) = match &app {
+        Some(path) => {
+            let name = path.display().to_string();
+            let bytes = std::fs::read(path).with_context(|| format!("failed to read `{name}`"))?;
+            (name, bytes)
+        }
+        None => ("demo".to_owned(), crate::artifacts::DEMO.to_vec()),
+    };
+    let mut argv = vec![name.clone()];
+    for arg in args {
+        match arg.into_string() {
+            Ok(arg) => argv.push(arg),
+            Err(arg) => bail!("argument {arg:?} is not valid UTF-8"),
+        }
+    }
+
+    let composed = crate::compose::compose_with_semantics(&bytes)
+        .with_context(|| format!("failed to load `{name}`"))?;
+    let engine = crate::run::engine()?;
+    let component = Component::new(&engine, &composed)
+        .map_err(wasmtime_error)
+        .with_context(|| format!("failed to compile `{name}`"))?;
+    let linker = crate::run::linker(&engine)?;
+    let state = AppState::new(
+        options.wasi_ctx(&argv)?,
+        nativesock_builder(&options, app.is_none())?.build(),
+    );
+
+    let guest = signals::GuestThread::enter().context("failed to unblock `SIGINT`")?;
+    if signals::received() {
+        // Ctrl-C while compiling: do not start.
+        return Ok(signals::EXIT_INTERRUPTED);
+    }
+    let result = crate::run::run_command(&engine, &linker, &component, state)
+        .with_context(|| format!("failed to run `{name}`"));
+    drop(guest);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Op;
+    use crate::sys::SockAddr;
+    use clap::CommandFactory;
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("nativesock").chain(args.iter().copied()))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn run_options(args: &[&str]) -> (RunOptions, Vec<OsString>) {
+        match parse(args).command {
+            Command::Run(r) => (r.options, r.app_and_args),
+            Command::Demo(_) => panic!("not `run`"),
+        }
+    }
+
+    fn v4(ip: [u8; 4], port: u16) -> SockAddr {
+        SockAddr::Inet(SocketAddrV4::new(Ipv4Addr::from(ip), port))
+    }
+
+    #[test]
+    fn app_and_args_take_everything_after_the_app() {
+        let (options, rest) = run_options(&[
+            "run",
+            "--allow-name-lookup",
+            "app.wasm",
+            "--allow-bind",
+            "x",
+            "-S",
+        ]);
+        assert!(options.allow_name_lookup);
+        assert!(options.allow_bind.is_empty());
+        assert_eq!(rest, ["app.wasm", "--allow-bind", "x", "-S"]);
+        let (_, rest) = run_options(&["run"]);
+        assert!(rest.is_empty());
+        match parse(&["demo", "--allow-name-lookup", "--", "a", "-b"]).command {
+            Command::Demo(d) => {
+                assert!(d.options.allow_name_lookup);
+                assert_eq!(d.args, ["a", "-b"]);
+            }
+            Command::Run(_) => panic!("not `demo`"),
+        }
+    }
+
+    #[test]
+    fn network_flags_map_to_the_builder() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir_arg = dir.path().to_str().unwrap();
+        let (options, _) = run_options(&[
+            "run",
+            "--allow-connect",
+            "127.0.0.0/8:8000-9000",
+            "--allow-bind",
+            "[::1]:0",
+            "--allow-sendto",
+            "127.0.0.1:53",
+            "--allow-unix",
+            dir_arg,
+            "--allow-abstract-unix",
+            "--allow-name-lookup",
+            "--max-recv-bytes",
+            "7",
+        ]);
+        assert!(options.grants_network());
+        let ctx = nativesock_builder(&options, true).unwrap().build();
+        let p = ctx.policy();
+        assert_eq!(
+            p.check_address(Op::Connect, &v4([127, 1, 1, 1], 8080)),
+            Ok(())
+        );
+        assert_eq!(
+            p.check_address(Op::Connect, &v4([127, 1, 1, 1], 80)),
+            Err(libc::EACCES)
+        );
+        let any6 = SockAddr::Inet6(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 0, 0, 0));
+        assert_eq!(p.check_address(Op::Bind, &any6), Ok(()));
+        assert_eq!(
+            p.check_address(Op::Bind, &v4([127, 0, 0, 1], 0)),
+            Err(libc::EACCES),
+            "the demo's loopback default steps aside for explicit flags"
+        );
+        assert_eq!(p.check_address(Op::Sendto, &v4([127, 0, 0, 1], 53)), Ok(()));
+        let sock = dir.path().join("s");
+        let unix = SockAddr::Unix(sock.as_os_str().as_encoded_bytes().to_vec());
+        assert_eq!(p.check_address(Op::Bind, &unix), Ok(()));
+        assert_eq!(
+            p.check_address(Op::Bind, &SockAddr::Unix(b"\0x".to_vec())),
+            Ok(())
+        );
+        assert!(p.name_lookup);
+        assert!(!p.inherit_network);
+        assert_eq!(ctx.max_recv_bytes(), 7);
+    }
+
+    #[test]
+    fn no_flags_deny_everything_and_the_demo_gets_loopback() {
+        let (options, _) = run_options(&["run", "app.wasm"]);
+        assert!(!options.grants_network());
+        let ctx = nativesock_builder(&options, false).unwrap().build();
+        let p = ctx.policy();
+        assert_eq!(
+            p.check_address(Op::Connect, &v4([127, 0, 0, 1], 80)),
+            Err(libc::EACCES)
+        );
+        assert!(!p.name_lookup);
+
+        let ctx = nativesock_builder(&options, true).unwrap().build();
+        let p = ctx.policy();
+        for op in [Op::Connect, Op::Bind, Op::Sendto] {
+            assert_eq!(p.check_address(op, &v4([127, 0, 0, 1], 0)), Ok(()));
+            let six = SockAddr::Inet6(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 8080, 0, 0));
+            assert_eq!(p.check_address(op, &six), Ok(()));
+            assert_eq!(
+                p.check_address(op, &v4([10, 0, 0, 1], 80)),
+                Err(libc::EACCES)
+            );
+        }
+        assert!(!p.name_lookup);
+    }
+
+    #[test]
+    fn socket_options_use_wasmtime_spellings() {
+        let (options, _) = run_options(&["run", "-S", "inherit-network"]);
+        assert_eq!(options.socket, [SocketOption::InheritNetwork(true)]);
+        let ctx = nativesock_builder(&options, false).unwrap().build();
+        assert!(ctx.policy().inherit_network);
+        let (options, _) = run_options(&["run", "-S", "inherit-network=n,allow-ip-name-lookup"]);
+        assert_eq!(
+            options.socket,
+            [
+                SocketOption::InheritNetwork(false),
+                SocketOption::AllowIpNameLookup(true)
+            ]
+        );
+        let ctx = nativesock_builder(&options, false).unwrap().build();
+        assert!(!ctx.policy().inherit_network && ctx.policy().name_lookup);
+        let err = Cli::try_parse_from(["nativesock", "run", "-S", "tcp"]).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown socket option `tcp`"),
+            "{err}"
+        );
+        let err =
+            Cli::try_parse_from(["nativesock", "run", "-S", "inherit-network=maybe"]).unwrap_err();
+        assert!(
+            err.to_string().contains("`maybe` is not a boolean"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_rules_are_usage_errors() {
+        let err =
+            Cli::try_parse_from(["nativesock", "run", "--allow-connect", "localhost"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string().contains(
+                "invalid address rule `localhost`: `localhost` is not an IPv4 or IPv6 address"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn env_and_dir_flags() {
+        let (options, _) = run_options(&[
+            "run",
+            "--env",
+            "A=1",
+            "--env",
+            "B=x=y",
+            "--env",
+            "HOME",
+            "--dir",
+            "/tmp",
+            "--dir",
+            "/tmp::/data",
+        ]);
+        assert_eq!(
+            options.env,
+            [
+                ("A".to_owned(), Some("1".to_owned())),
+                ("B".to_owned(), Some("x=y".to_owned())),
+                ("HOME".to_owned(), None),
+            ]
+        );
+        assert_eq!(
+            options.dirs,
+            [
+                (PathBuf::from("/tmp"), "/tmp".to_owned()),
+                (PathBuf::from("/tmp"), "/data".to_owned()),
+            ]
+        );
+        assert!(options.wasi_ctx(&["app".to_owned()]).is_ok());
+        let (options, _) = run_options(&["run", "--dir", "/nonexistent-nativesock-dir"]);
+        let Err(err) = options.wasi_ctx(&[]) else {
+            panic!("a missing directory opened");
+        };
+        assert!(
+            one_line(&err).starts_with("failed to open directory `/nonexistent-nativesock-dir`: "),
+            "{err:#}"
+        );
+        assert!(Cli::try_parse_from(["nativesock", "run", "--env", "=1"]).is_err());
+        assert!(Cli::try_parse_from(["nativesock", "run", "--dir", "::/x"]).is_err());
+    }
+
+    #[test]
+    fn audit_log_writes_json_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("audit.jsonl");
+        let (options, _) = run_options(&["run", "--audit-log", log.to_str().unwrap()]);
+        let mut ctx = nativesock_builder(&options, false).unwrap().build();
+        let event = crate::AuditEvent {
+            name: "socket.connect".into(),
+            args: vec![crate::AuditArg::Scalar(crate::AuditScalar::Int(1))],
+        };
+        assert_eq!(ctx.audit(&event), Ok(()));
+        assert_eq!(ctx.audit(&event), Ok(()));
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(text, format!("{0}\n{0}\n", event.to_json()));
+        let (options, _) = run_options(&["run", "--audit-log", "/nonexistent-nativesock-dir/log"]);
+        let err = nativesock_builder(&options, false).unwrap_err();
+        assert!(
+            one_line(&err)
+                .starts_with("failed to open audit log `/nonexistent-nativesock-dir/log`: "),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn one_line_joins_causes() {
+        let e = anyhow::anyhow!("root\nmore detail")
+            .context("middle:")
+            .context("top");
+        assert_eq!(one_line(&e), "top: middle: root");
+    }
+}

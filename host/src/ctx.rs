@@ -1,0 +1,1383 @@
+//! Per-store state: the fds a store owns, its policy and its hooks, and the
+//! native operations checked against them. Plain Rust: the bindings in
+//! `native.rs` are thin adapters over the methods here.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::hooks::{AuditEvent, AuditHook, Call, FaultInjector, Raised, SignalCheck};
+use crate::policy::{AddressRule, Op, Policy};
+use crate::sys::{self, AddrInfo, Errno, GaiError, SockAddr};
+
+/// The default per-call cap on `recv`/`recvfrom` (1 MiB).
+pub const DEFAULT_MAX_RECV_BYTES: u32 = 1 << 20;
+
+/// The most bytes a `getsockopt` buffer gets, whatever the guest asks for
+/// (CPython itself refuses more than 1024).
+const MAX_SOCKOPT_LEN: usize = 64 << 10;
+
+/// Per-store nativesock state: the socket fds the store owns, its access
+/// policy and the embedder's hooks.
+///
+/// Build one with [`NativesockCtxBuilder`], keep it in the store's data and
+/// expose it through [`NativesockView`]. A guest can name only the fds this
+/// context owns; dropping the context closes every one of them.
+pub struct NativesockCtx {
+    fds: HashMap<RawFd, OwnedFd>,
+    policy: Policy,
+    audit_hooks: Vec<AuditHook>,
+    signal_check: Option<SignalCheck>,
+    fault_injector: Option<FaultInjector>,
+    max_recv_bytes: usize,
+}
+
+impl fmt::Debug for NativesockCtx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut fds: Vec<_> = self.fds.keys().collect();
+        fds.sort();
+        f.debug_struct("NativesockCtx")
+            .field("fds", &fds)
+            .field("policy", &self.policy)
+            .field("audit_hooks", &self.audit_hooks.len())
+            .field("signal_check", &self.signal_check.is_some())
+            .field("fault_injector", &self.fault_injector.is_some())
+            .field("max_recv_bytes", &self.max_recv_bytes)
+            .finish()
+    }
+}
+
+/// Builds a [`NativesockCtx`].
+///
+/// The defaults of [`NativesockCtxBuilder::new`] deny all network access;
+/// each method below grants or configures one thing, and they map 1:1 to
+/// the `nativesock run` flags.
+pub struct NativesockCtxBuilder {
+    policy: Policy,
+    audit_hooks: Vec<AuditHook>,
+    signal_check: Option<SignalCheck>,
+    fault_injector: Option<FaultInjector>,
+    granted: Vec<OwnedFd>,
+    max_recv_bytes: u32,
+    built: bool,
+}
+
+impl fmt::Debug for NativesockCtxBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NativesockCtxBuilder")
+            .field("policy", &self.policy)
+            .field("audit_hooks", &self.audit_hooks.len())
+            .field("signal_check", &self.signal_check.is_some())
+            .field("fault_injector", &self.fault_injector.is_some())
+            .field("granted", &self.granted)
+            .field("max_recv_bytes", &self.max_recv_bytes)
+            .finish()
+    }
+}
+
+impl Default for NativesockCtxBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NativesockCtxBuilder {
+    /// A builder with these defaults:
+    ///
+    /// * **No network.** No address may be connected to, bound or sent to
+    ///   (`EACCES`), no unix path or abstract name may be used, and name
+    ///   lookup is off: `getaddrinfo` works for numeric hosts only and
+    ///   `getnameinfo` only with `NI_NUMERICHOST` (otherwise `EAI_SYSTEM`
+    ///   with errno `EACCES`). Sockets can still be created (`AF_INET`,
+    ///   `AF_INET6` and `AF_UNIX`, stream, datagram or seqpacket; other
+    ///   families and types are `EACCES`), and `socketpair` works.
+    /// * **No fds.** The store owns only the sockets it creates.
+    /// * **No hooks.** Every audit event is allowed, `check-signals` reports
+    ///   nothing pending, and no fault is injected.
+    /// * `recv`/`recvfrom` return at most [`DEFAULT_MAX_RECV_BYTES`] (1 MiB)
+    ///   per call.
+    pub fn new() -> Self {
+        NativesockCtxBuilder {
+            policy: Policy::default(),
+            audit_hooks: Vec::new(),
+            signal_check: None,
+            fault_injector: None,
+            granted: Vec::new(),
+            max_recv_bytes: DEFAULT_MAX_RECV_BYTES,
+            built: false,
+        }
+    }
+
+    /// Allows everything the host's own user may do: every address, port,
+    /// unix path and abstract name, name lookups, and every socket family
+    /// and type (raw, packet, netlink...). The CLI's `-S inherit-network`.
+    pub fn inherit_network(&mut self) -> &mut Self {
+        self.policy.inherit_network = true;
+        self.policy.abstract_unix = true;
+        self.policy.name_lookup = true;
+        self
+    }
+
+    /// Allows `connect` to the addresses and ports of `rule` (also a
+    /// stream socket's `sendto`, which can connect with TCP Fast Open).
+    /// The CLI's `--allow-connect RULE`.
+    pub fn allow_connect(&mut self, rule: AddressRule) -> &mut Self {
+        self.policy.connect.push(rule);
+        self
+    }
+
+    /// Allows `bind` to the addresses and ports of `rule`; port 0 asks for
+    /// an ephemeral port and needs a rule that covers port 0. `listen` on a
+    /// socket that was never bound binds the wildcard address, port 0, and
+    /// is checked as such a bind. The CLI's `--allow-bind RULE`.
+    pub fn allow_bind(&mut self, rule: AddressRule) -> &mut Self {
+        self.policy.bind.push(rule);
+        self
+    }
+
+    /// Allows a datagram socket's `sendto` to the addresses and ports of
+    /// `rule`. The CLI's `--allow-sendto RULE`.
+    pub fn allow_sendto(&mut self, rule: AddressRule) -> &mut Self {
+        self.policy.sendto.push(rule);
+        self
+    }
+
+    /// Allows unix socket paths inside `dir` (and its subdirectories) for
+    /// `connect`, `bind` and `sendto`. The CLI's `--allow-unix DIR`.
+    ///
+    /// A relative `dir` is made absolute against the current directory now;
+    /// symlinks in it are resolved at each check. A guest's path is checked
+    /// by its resolved parent directory (so `..` and symlinks cannot escape)
+    /// plus its file name; `connect` and `sendto` also follow a final
+    /// symlink, as the kernel does. A relative guest path is relative to
+    /// the host process's current directory.
+    ///
+    /// The check and the system call are two steps: something that can
+    /// rename directories inside the grant meanwhile (another process, or
+    /// the guest through a writable preopen of that directory) could race
+    /// them.
+    pub fn allow_unix_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        let dir = dir.as_ref();
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        self.policy.unix_dirs.push(dir);
+        self
+    }
+
+    /// Allows (or not) Linux abstract unix names (first byte NUL), including
+    /// the autobind of an empty name. The CLI's `--allow-abstract-unix`.
+    /// Abstract names are one namespace for the whole network namespace,
+    /// shared with every process on the host: grant them like an address.
+    pub fn allow_abstract_unix(&mut self, allow: bool) -> &mut Self {
+        self.policy.abstract_unix = allow;
+        self
+    }
+
+    /// Allows (or not) name lookups: `getaddrinfo` on a host that is not a
+    /// numeric address, and `getnameinfo` without `NI_NUMERICHOST`. Service
+    /// names (`"http"`) are looked up in `/etc/services` either way. The
+    /// CLI's `--allow-name-lookup`.
+    pub fn allow_name_lookup(&mut self, allow: bool) -> &mut Self {
+        self.policy.name_lookup = allow;
+        self
+    }
+
+    /// Adds an audit hook. Every hook sees every audit event, in the order
+    /// they were added, until one returns `Err`: that exception is raised
+    /// in the guest and the audited call does not happen (the remaining
+    /// hooks are not called, as in CPython).
+    pub fn audit_hook(
+        &mut self,
+        hook: impl Fn(&AuditEvent) -> Result<(), Raised> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.audit_hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// Sets what `check-signals` runs: `Err` raises that exception in the
+    /// guest (`KeyboardInterrupt` for Ctrl-C). The guest asks after a call
+    /// fails with `EINTR`, as CPython's `PyErr_CheckSignals()`.
+    pub fn signal_check(
+        &mut self,
+        check: impl Fn() -> Result<(), Raised> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.signal_check = Some(Arc::new(check));
+        self
+    }
+
+    /// Sets a fault injector, for tests: consulted before each system call
+    /// (after the fd and policy checks), `Some(errno)` makes the call fail
+    /// with `errno` without making it. For `getaddrinfo` and `getnameinfo`
+    /// a positive value is an errno behind `EAI_SYSTEM` and a negative value
+    /// an `EAI_*` code.
+    pub fn fault_injector(
+        &mut self,
+        f: impl Fn(Call) -> Option<i32> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.fault_injector = Some(Arc::new(f));
+        self
+    }
+
+    /// Gives the store an existing socket (an inherited or pre-opened
+    /// listener, for instance). The store owns it from [`build`] on, under
+    /// its current fd number, and closes it when dropped.
+    ///
+    /// [`build`]: NativesockCtxBuilder::build
+    pub fn grant_fd(&mut self, fd: OwnedFd) -> &mut Self {
+        self.granted.push(fd);
+        self
+    }
+
+    /// Caps the bytes one `recv`/`recvfrom` returns (and allocates), whatever
+    /// length the guest asks for. Default [`DEFAULT_MAX_RECV_BYTES`]; 0 is
+    /// taken as 1.
+    pub fn max_recv_bytes(&mut self, n: u32) -> &mut Self {
+        self.max_recv_bytes = n.max(1);
+        self
+    }
+
+    /// Builds the context.
+    ///
+    /// # Panics
+    ///
+    /// When called twice on the same builder (the granted fds have moved
+    /// into the first context), as `wasmtime_wasi::WasiCtxBuilder::build`.
+    pub fn build(&mut self) -> NativesockCtx {
+        assert!(!self.built, "a `NativesockCtxBuilder` builds one context");
+        self.built = true;
+        let mut ctx = NativesockCtx {
+            fds: HashMap::new(),
+            policy: std::mem::take(&mut self.policy),
+            audit_hooks: std::mem::take(&mut self.audit_hooks),
+            signal_check: self.signal_check.take(),
+            fault_injector: self.fault_injector.take(),
+            max_recv_bytes: usize::try_from(self.max_recv_bytes).unwrap_or(usize::MAX),
+        };
+        for fd in self.granted.drain(..) {
+            ctx.grant_fd(fd);
+        }
+        ctx
+    }
+}
+
+/// A store's view of its [`NativesockCtx`]: implement this on the store's
+/// data type to use [`add_to_linker`](crate::add_to_linker).
+///
+/// ```
+/// use nativesock::{NativesockCtx, NativesockCtxView, NativesockView};
+///
+/// struct MyState {
+///     nativesock: NativesockCtx,
+/// }
+///
+/// impl NativesockView for MyState {
+///     fn nativesock(&mut self) -> NativesockCtxView<'_> {
+///         NativesockCtxView { ctx: &mut self.nativesock }
+///     }
+/// }
+/// ```
+pub trait NativesockView: Send {
+    /// The store's nativesock state.
+    fn nativesock(&mut self) -> NativesockCtxView<'_>;
+}
+
+/// A borrowed [`NativesockCtx`], on which the `nativesock:socket/native`
+/// host functions are implemented.
+pub struct NativesockCtxView<'a> {
+    /// The store's nativesock state.
+    pub ctx: &'a mut NativesockCtx,
+}
+
+impl NativesockView for NativesockCtx {
+    fn nativesock(&mut self) -> NativesockCtxView<'_> {
+        NativesockCtxView { ctx: self }
+    }
+}
+
+impl NativesockCtx {
+    /// A [`NativesockCtxBuilder`] with its defaults: no network.
+    pub fn builder() -> NativesockCtxBuilder {
+        NativesockCtxBuilder::new()
+    }
+
+    /// Gives the store an existing socket while it runs; returns its fd
+    /// number, the one the guest uses.
+    pub fn grant_fd(&mut self, fd: OwnedFd) -> RawFd {
+        let n = fd.as_raw_fd();
+        self.insert(fd);
+        n
+    }
+
+    /// Whether the store owns fd `fd`.
+    pub fn owns_fd(&self, fd: RawFd) -> bool {
+        self.fds.contains_key(&fd)
+    }
+
+    /// Takes fd `fd` back from the store (the guest can no longer name it);
+    /// `None` if the store does not own it.
+    pub fn take_fd(&mut self, fd: RawFd) -> Option<OwnedFd> {
+        self.fds.remove(&fd)
+    }
+
+    /// The policy, for the CLI's tests.
+    #[cfg_attr(not(test), expect(dead_code, reason = "used by tests"))]
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The per-call receive cap.
+    #[cfg_attr(not(test), expect(dead_code, reason = "used by tests"))]
+    pub(crate) fn max_recv_bytes(&self) -> usize {
+        self.max_recv_bytes
+    }
+
+    fn insert(&mut self, fd: OwnedFd) -> RawFd {
+        let n = fd.as_raw_fd();
+        if let Some(stale) = self.fds.insert(n, fd) {
+            // The kernel handed out a number this table still holds, so the
+            // old entry was closed behind the store's back and the number
+            // now belongs to the new fd: closing the stale one would close
+            // the new socket.
+            tracing::warn!(
+                fd = n,
+                "fd was closed outside its store; forgetting the stale entry"
+            );
+            std::mem::forget(stale);
+        }
+        n
+    }
+
+    /// The fd, if this store owns it; `EBADF` otherwise, whatever the
+    /// process has open under that number.
+    fn fd(&self, fd: RawFd) -> Result<BorrowedFd<'_>, Errno> {
+        self.fds.get(&fd).map(|f| f.as_fd()).ok_or(libc::EBADF)
+    }
+
+    fn fault(&self, call: Call) -> Result<(), Errno> {
+        match self.fault_injector.as_ref().and_then(|f| f(call)) {
+            Some(errno) => {
+                tracing::debug!(?call, errno, "injected fault");
+                Err(errno)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn gai_fault(&self, call: Call) -> Result<(), GaiError> {
+        match self.fault_injector.as_ref().and_then(|f| f(call)) {
+            Some(code) if code < 0 => Err(GaiError::from_code(code, 0)),
+            Some(errno) => Err(GaiError::system(errno)),
+            None => Ok(()),
+        }
+    }
+
+    /// The socket's `SO_TYPE`, if it has one.
+    fn socket_type(fd: BorrowedFd<'_>) -> Option<i32> {
+        let raw = sys::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, 4).ok()?;
+        Some(i32::from_ne_bytes(raw.try_into().ok()?))
+    }
+
+    pub(crate) fn socket(
+        &mut self,
+        family: i32,
+        socket_type: i32,
+        proto: i32,
+    ) -> Result<RawFd, Errno> {
+        self.fault(Call::Socket)?;
+        // The kernel judges the arguments first, so a family or type it does
+        // not know gets its own errno (EAFNOSUPPORT, EINVAL) as it would
+        // natively; only a socket the kernel would make but the policy
+        // forbids is EACCES, and that fd is closed at once (dropped here).
+        let fd = sys::socket(family, socket_type, proto)?;
+        self.policy.check_socket(family, socket_type)?;
+        Ok(self.insert(fd))
+    }
+
+    pub(crate) fn socketpair(
+        &mut self,
+        family: i32,
+        socket_type: i32,
+        proto: i32,
+    ) -> Result<(RawFd, RawFd), Errno> {
+        self.fault(Call::Socketpair)?;
+        // As for `socket`: the kernel's errno for arguments it rejects, then the policy.
+        let (a, b) = sys::socketpair(family, socket_type, proto)?;
+        self.policy.check_socket(family, socket_type)?;
+        Ok((self.insert(a), self.insert(b)))
+    }
+
+    pub(crate) fn close(&mut self, fd: RawFd) -> Result<(), Errno> {
+        let owned = self.fds.remove(&fd).ok_or(libc::EBADF)?;
+        // The fd leaves the store whatever happens; an injected fault still closes it.
+        self.fault(Call::Close)?;
+        sys::close(owned)
+    }
+
+    pub(crate) fn connect(&mut self, fd: RawFd, address: &SockAddr) -> Result<(), Errno> {
+        let fd = self.fd(fd)?;
+        self.policy.check_address(Op::Connect, address)?;
+        self.fault(Call::Connect)?;
+        sys::connect(fd, address)
+    }
+
+    pub(crate) fn bind(&mut self, fd: RawFd, address: &SockAddr) -> Result<(), Errno> {
+        let fd = self.fd(fd)?;
+        self.policy.check_address(Op::Bind, address)?;
+        self.fault(Call::Bind)?;
+        sys::bind(fd, address)
+    }
+
+    pub(crate) fn listen(&mut self, fd: RawFd, backlog: i32) -> Result<(), Errno> {
+        let fd = self.fd(fd)?;
+        if !self.policy.inherit_network
+            && matches!(
+                Self::socket_type(fd),
+                Some(libc::SOCK_STREAM | libc::SOCK_SEQPACKET)
+            )
+        {
+            // `listen` on a socket that was never bound binds it implicitly:
+            // the wildcard address with an ephemeral port, or an autobound
+            // abstract unix name.
+            match sys::getsockname(fd) {
+                Ok(local @ (SockAddr::Inet(_) | SockAddr::Inet6(_)))
+                    if local_port(&local) == Some(0) =>
+                {
+                    self.policy.check_address(Op::Bind, &local)?;
+                }
+                Ok(SockAddr::Unix(name)) if name.is_empty() => {
+                    self.policy.check_address(Op::Bind, &SockAddr::Unix(name))?;
+                }
+                _ => {}
+            }
+        }
+        self.fault(Call::Listen)?;
+        sys::listen(fd, backlog)
+    }
+
+    pub(crate) fn accept(&mut self, fd: RawFd, flags: i32) -> Result<(RawFd, SockAddr), Errno> {
+        let (new, peer) = {
+            let fd = self.fd(fd)?;
+            self.fault(Call::Accept)?;
+            sys::accept(fd, flags)?
+        };
+        Ok((self.insert(new), peer))
+    }
+
+    pub(crate) fn getsockname(&mut self, fd: RawFd) -> Result<SockAddr, Errno> {
+        let fd = self.fd(fd)?;
+        self.fault(Call::Getsockname)?;
+        sys::getsockname(fd)
+    }
+
+    pub(crate) fn getpeername(&mut self, fd: RawFd) -> Result<SockAddr, Errno> {
+        let fd = self.fd(fd)?;
+        self.fault(Call::Getpeername)?;
+        sys::getpeername(fd)
+    }
+
+    pub(crate) fn getsockopt(
+        &mut self,
+        fd: RawFd,
+        level: i32,
+        name: i32,
+        length: u32,
+    ) -> Result<Vec<u8>, Errno> {
+        let fd = self.fd(fd)?;
+        self.fault(Call::Getsockopt)?;
+        let length = usize::try_from(length)
+            .unwrap_or(usize::MAX)
+            .min(MAX_SOCKOPT_LEN);
+        sys::getsockopt(fd, level, name, length)
+    }
+
+    pub(crate) fn setsockopt(
+        &mut self,
+        fd: RawFd,
+        level: i32,
+        name: i32,
+        value: &[u8],
+    ) -> Result<(), Errno> {
+        let fd = self.fd(fd)?;
+        self.fault(Call::Setsockopt)?;
+        sys::setsockopt(fd, level, name, value)
+    }
+
+    pub(crate) fn setsockopt_null(
+        &mut self,
+        fd: RawFd,
+        level: i32,
+        name: i32,
+        length: u32,
+    ) -> Result<(), Errno> {
+        let fd = self.fd(fd)?;
+        self.fault(Call::Setsockopt)?;
+        sys::setsockopt_null(fd, level, name, length)
+    }
+
+    pub(crate) fn send(&mut self, fd: RawFd, data: &[u8], flags: i32) -> Result<usize, Errno> {
+        let fd = self.fd(fd)?;
+        self.fault(Call::Send)?;
+        sys::send(fd, data, flags)
+    }
+
+    pub(crate) fn sendto(
+        &mut self,
+        fd: RawFd,
+        data: &[u8],
+        flags: i32,
+        address: &SockAddr,
+    ) -> Result<usize, Errno> {
+        let fd = self.fd(fd)?;
+        if !self.policy.inherit_network {
+            // A stream socket's `sendto` can connect (`MSG_FASTOPEN`): it
+            // needs a connect grant.
+            let op = match Self::socket_type(fd) {
+                Some(libc::SOCK_STREAM) => Op::Connect,
+                _ => Op::Sendto,
+            };
+            self.policy.check_address(op, address)?;
+        }
+        self.fault(Call::Sendto)?;
+        sys::sendto(fd, data, flags, address)
+    }
+
+    /// The length one receive call gets: the guest's, capped.
+    fn recv_len(&self, length: u32) -> usize {
+        usize::try_from(length)
+            .unwrap_or(usize::MAX)
+            .min(self.max_recv_bytes)
+    }
+
+    pub(crate) fn recv(&mut self, fd: RawFd, length: u32, flags: i32) -> Result<Vec<u8>, Errno> {
+        let length = self.recv_len(length);
+        let fd = self.fd(fd)?;
+        self.fault(Call::Recv)?;
+        sys::recv(fd, length, flags)
+    }
+
+    pub(crate) fn recvfrom(
+        &mut self,
+        fd: RawFd,
+        length: u32,
+        flags: i32,
+    ) -> Result<(Vec<u8>, SockAddr), Errno> {
+        let length = self.recv_len(length);
+        let fd = self.fd(fd)?;
+        self.fault(Call::Recvfrom)?;
+        sys::recvfrom(fd, length, flags)
+    }
+
+    pub(crate) fn shutdown(&mut self, fd: RawFd, how: i32) -> Result<(), Errno> {
+        let fd = self.fd(fd)?;
+        self.fault(Call::Shutdown)?;
+        sys::shutdown(fd, how)
+    }
+
+    pub(crate) fn dup(&mut self, fd: RawFd) -> Result<RawFd, Errno> {
+        let new = {
+            let fd = self.fd(fd)?;
+            self.fault(Call::Dup)?;
+            sys::dup(fd)?
+        };
+        Ok(self.insert(new))
+    }
+
+    pub(crate) fn get_cloexec(&mut self, fd: RawFd) -> Result<bool, Errno> {
+        let fd = self.fd(fd)?;
+        self.fault(Call::Fcntl)?;
+        sys::get_cloexec(fd)
+    }
+
+    pub(crate) fn set_cloexec(&mut self, fd: RawFd, cloexec: bool) -> Result<(), Errno> {
+        let fd = self.fd(fd)?;
+        self.fault(Call::Fcntl)?;
+        sys::set_cloexec(fd, cloexec)
+    }
+
+    pub(crate) fn get_nonblocking(&mut self, fd: RawFd) -> Result<bool, Errno> {
+        let fd = self.fd(fd)?;
+        self.fault(Call::Fcntl)?;
+        sys::get_nonblocking(fd)
+    }
+
+    pub(crate) fn set_nonblocking(&mut self, fd: RawFd, nonblocking: bool) -> Result<(), Errno> {
+        let fd = self.fd(fd)?;
+        self.fault(Call::Fcntl)?;
+        sys::set_nonblocking(fd, nonblocking)
+    }
+
+    pub(crate) fn poll(&mut self, fd: RawFd, events: i16, timeout_ms: i32) -> Result<i16, Errno> {
+        let fd = self.fd(fd)?;
+        self.fault(Call::Poll)?;
+        sys::poll(fd, events, timeout_ms)
+    }
+
+    pub(crate) fn check_signals(&mut self) -> Result<(), Raised> {
+        match &self.signal_check {
+            Some(check) => check(),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn audit(&mut self, event: &AuditEvent) -> Result<(), Raised> {
+        self.audit_hooks.iter().try_for_each(|hook| hook(event))
+    }
+
+    pub(crate) fn getaddrinfo(
+        &mut self,
+        host: Option<&str>,
+        port: Option<&str>,
+        family: i32,
+        socket_type: i32,
+        proto: i32,
+        flags: i32,
+    ) -> Result<Vec<AddrInfo>, GaiError> {
+        let numeric_only = !self.policy.name_lookup && host.is_some();
+        self.gai_fault(Call::Getaddrinfo)?;
+        if numeric_only {
+            // Only a numeric host needs no lookup: ask the C library to
+            // take it as one, and refuse what it cannot.
+            let flags = flags | libc::AI_NUMERICHOST;
+            return sys::getaddrinfo(host, port, family, socket_type, proto, flags).map_err(|e| {
+                if e.code == libc::EAI_NONAME {
+                    GaiError::system(libc::EACCES)
+                } else {
+                    e
+                }
+            });
+        }
+        sys::getaddrinfo(host, port, family, socket_type, proto, flags)
+    }
+
+    pub(crate) fn getnameinfo(
+        &mut self,
+        address: &SockAddr,
+        flags: i32,
+    ) -> Result<(String, String), GaiError> {
+        if !self.policy.name_lookup && flags & libc::NI_NUMERICHOST == 0 {
+            return Err(GaiError::system(libc::EACCES));
+        }
+        self.gai_fault(Call::Getnameinfo)?;
+        sys::getnameinfo(address, flags)
+    }
+
+    pub(crate) fn gethostname(&mut self) -> Result<String, Errno> {
+        self.fault(Call::Gethostname)?;
+        sys::gethostname()
+    }
+}
+
+/// The port of an IP address.
+fn local_port(address: &SockAddr) -> Option<u16> {
+    match address {
+        SockAddr::Inet(a) => Some(a.port()),
+        SockAddr::Inet6(a) => Some(a.port()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    fn loopback(port: u16) -> SockAddr {
+        SockAddr::Inet(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
+    }
+
+    fn loopback6(port: u16) -> SockAddr {
+        SockAddr::Inet6(SocketAddrV6::new(Ipv6Addr::LOCALHOST, port, 0, 0))
+    }
+
+    fn rule(s: &str) -> AddressRule {
+        s.parse().unwrap()
+    }
+
+    /// A context allowed loopback only.
+    fn loopback_ctx() -> NativesockCtx {
+        NativesockCtx::builder()
+            .allow_connect(rule("127.0.0.0/8"))
+            .allow_bind(rule("127.0.0.0/8"))
+            .allow_sendto(rule("127.0.0.0/8"))
+            .allow_connect(rule("::1"))
+            .allow_bind(rule("::1"))
+            .allow_sendto(rule("::1"))
+            .build()
+    }
+
+    fn port_of(addr: &SockAddr) -> u16 {
+        local_port(addr).expect("an IP address")
+    }
+
+    /// A listening TCP socket on 127.0.0.1 with an ephemeral port.
+    fn listener(ctx: &mut NativesockCtx) -> (RawFd, u16) {
+        let fd = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        ctx.bind(fd, &loopback(0)).unwrap();
+        ctx.listen(fd, 8).unwrap();
+        let port = port_of(&ctx.getsockname(fd).unwrap());
+        (fd, port)
+    }
+
+    /// A connected TCP pair over loopback: (client, accepted).
+    fn tcp_pair(ctx: &mut NativesockCtx) -> (RawFd, RawFd) {
+        let (l, port) = listener(ctx);
+        let c = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        ctx.connect(c, &loopback(port)).unwrap();
+        let (a, peer) = ctx.accept(l, 0).unwrap();
+        assert_eq!(peer, ctx.getsockname(c).unwrap());
+        ctx.close(l).unwrap();
+        (c, a)
+    }
+
+    /// A port on 127.0.0.1 where nothing listens (bound, then closed).
+    fn closed_port() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }
+
+    fn open_fds() -> usize {
+        std::fs::read_dir("/proc/self/fd").unwrap().count()
+    }
+
+    #[test]
+    fn connect_to_a_closed_port_is_econnrefused() {
+        let mut ctx = loopback_ctx();
+        let fd = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        assert_eq!(
+            ctx.connect(fd, &loopback(closed_port())),
+            Err(libc::ECONNREFUSED)
+        );
+        assert_eq!(libc::ECONNREFUSED, 111);
+    }
+
+    #[test]
+    fn nonblocking_connect_is_einprogress_then_poll_and_so_error() {
+        let mut ctx = loopback_ctx();
+        let (_l, port) = listener(&mut ctx);
+        let fd = ctx
+            .socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0)
+            .unwrap();
+        assert!(ctx.get_nonblocking(fd).unwrap());
+        match ctx.connect(fd, &loopback(port)) {
+            Ok(()) => {}
+            Err(e) => assert_eq!(e, libc::EINPROGRESS),
+        }
+        let revents = ctx.poll(fd, libc::POLLOUT | libc::POLLERR, 5000).unwrap();
+        assert_ne!(revents & libc::POLLOUT, 0);
+        let err = ctx
+            .getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, 4)
+            .unwrap();
+        assert_eq!(i32::from_ne_bytes(err.try_into().unwrap()), 0);
+
+        // The refused case reports ECONNREFUSED through SO_ERROR.
+        let fd = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        ctx.set_nonblocking(fd, true).unwrap();
+        let _ = ctx.connect(fd, &loopback(closed_port()));
+        let revents = ctx.poll(fd, libc::POLLOUT | libc::POLLERR, 5000).unwrap();
+        assert_ne!(revents & libc::POLLERR, 0);
+        let err = ctx
+            .getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, 4)
+            .unwrap();
+        assert_eq!(
+            i32::from_ne_bytes(err.try_into().unwrap()),
+            libc::ECONNREFUSED
+        );
+    }
+
+    #[test]
+    fn sockets_are_close_on_exec_and_cloexec_can_change() {
+        let mut ctx = loopback_ctx();
+        let fd = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        assert!(ctx.get_cloexec(fd).unwrap());
+        let (a, b) = ctx.socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+        assert!(ctx.get_cloexec(a).unwrap() && ctx.get_cloexec(b).unwrap());
+        let d = ctx.dup(fd).unwrap();
+        assert_ne!(d, fd);
+        assert!(ctx.get_cloexec(d).unwrap());
+        ctx.set_cloexec(d, false).unwrap();
+        assert!(!ctx.get_cloexec(d).unwrap());
+        assert!(ctx.get_cloexec(fd).unwrap(), "FD_CLOEXEC is per fd");
+        // O_NONBLOCK is per open file: shared with the dup.
+        ctx.set_nonblocking(fd, true).unwrap();
+        assert!(ctx.get_nonblocking(d).unwrap());
+        let (l, port) = listener(&mut ctx);
+        let c = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        ctx.connect(c, &loopback(port)).unwrap();
+        let (acc, _) = ctx.accept(l, 0).unwrap();
+        assert!(ctx.get_cloexec(acc).unwrap());
+        assert!(!ctx.get_nonblocking(acc).unwrap());
+        let c2 = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        ctx.connect(c2, &loopback(port)).unwrap();
+        let (acc2, _) = ctx.accept(l, libc::SOCK_NONBLOCK).unwrap();
+        assert!(ctx.get_cloexec(acc2).unwrap() && ctx.get_nonblocking(acc2).unwrap());
+    }
+
+    #[test]
+    fn unowned_fds_are_ebadf_even_stdio_and_other_stores() {
+        let mut ctx = loopback_ctx();
+        let mut other = loopback_ctx();
+        let theirs = other.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        let host_file = std::fs::File::open("/proc/self/stat").unwrap();
+        for fd in [0, 1, 2, -1, i32::MAX, theirs, host_file.as_raw_fd()] {
+            assert_eq!(ctx.getsockname(fd), Err(libc::EBADF), "fd {fd}");
+            assert_eq!(ctx.send(fd, b"x", 0), Err(libc::EBADF), "fd {fd}");
+            assert_eq!(ctx.recv(fd, 1, 0), Err(libc::EBADF), "fd {fd}");
+            assert_eq!(ctx.poll(fd, libc::POLLIN, 0), Err(libc::EBADF), "fd {fd}");
+            assert_eq!(ctx.dup(fd), Err(libc::EBADF), "fd {fd}");
+            assert_eq!(ctx.get_cloexec(fd), Err(libc::EBADF), "fd {fd}");
+            assert_eq!(ctx.connect(fd, &loopback(1)), Err(libc::EBADF), "fd {fd}");
+            assert_eq!(ctx.close(fd), Err(libc::EBADF), "fd {fd}");
+        }
+        // Nothing was closed behind their backs.
+        assert!(other.get_cloexec(theirs).unwrap());
+        assert!(rustix::io::fcntl_getfd(&host_file).is_ok());
+        assert!(rustix::io::fcntl_getfd(unsafe { BorrowedFd::borrow_raw(2) }).is_ok());
+    }
+
+    #[test]
+    fn close_removes_the_fd_even_when_close_fails() {
+        let fail_close = Arc::new(AtomicUsize::new(0));
+        let flag = fail_close.clone();
+        let mut ctx = NativesockCtx::builder()
+            .fault_injector(move |call| {
+                (call == Call::Close && flag.load(Ordering::SeqCst) == 1).then_some(libc::EIO)
+            })
+            .build();
+        let fd = ctx.socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
+        assert!(ctx.owns_fd(fd));
+        ctx.close(fd).unwrap();
+        assert!(!ctx.owns_fd(fd));
+        assert_eq!(ctx.close(fd), Err(libc::EBADF));
+        let fd = ctx.socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
+        fail_close.store(1, Ordering::SeqCst);
+        assert_eq!(ctx.close(fd), Err(libc::EIO));
+        assert!(!ctx.owns_fd(fd));
+        assert_eq!(ctx.getsockname(fd), Err(libc::EBADF));
+    }
+
+    #[test]
+    fn dropping_the_ctx_closes_every_fd_it_owns() {
+        use std::io::Read;
+        let (granted, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut ctx = loopback_ctx();
+        let g = ctx.grant_fd(granted.into());
+        ctx.dup(g).unwrap();
+        let (_l, port) = listener(&mut ctx);
+        drop(ctx);
+        // Both the granted fd and its dup are closed: the peer sees end of stream.
+        peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(peer.read(&mut [0; 1]).unwrap(), 0);
+        // The listener is closed: its port refuses connections.
+        let refused = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_err();
+        assert_eq!(refused.raw_os_error(), Some(libc::ECONNREFUSED));
+    }
+
+    /// Counts `/proc/self/fd` around a context's life. Other tests open fds
+    /// concurrently, so this runs alone in a child process (see the next test).
+    #[test]
+    #[ignore = "run alone in a child process by `dropping_the_ctx_leaves_no_fd_open`"]
+    fn fd_count_child() {
+        let before = open_fds();
+        let granted = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut ctx = NativesockCtx::builder()
+            .allow_connect(rule("127.0.0.1"))
+            .allow_bind(rule("127.0.0.1"))
+            .grant_fd(granted.into())
+            .build();
+        for _ in 0..5 {
+            ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        }
+        let (a, _b) = ctx.socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+        ctx.dup(a).unwrap();
+        let (_c, _d) = tcp_pair(&mut ctx);
+        assert_eq!(open_fds(), before + 11);
+        drop(ctx);
+        assert_eq!(open_fds(), before);
+    }
+
+    #[test]
+    fn dropping_the_ctx_leaves_no_fd_open() {
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new(exe)
+            .args([
+                "--exact",
+                "ctx::tests::fd_count_child",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    #[test]
+    fn granted_fds_are_usable_under_their_number() {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        let n = udp.as_raw_fd();
+        let mut ctx = NativesockCtx::builder().grant_fd(udp.into()).build();
+        assert!(ctx.owns_fd(n));
+        assert_eq!(port_of(&ctx.getsockname(n).unwrap()), port);
+        let taken = ctx.take_fd(n).unwrap();
+        assert_eq!(ctx.getsockname(n), Err(libc::EBADF));
+        assert_eq!(ctx.grant_fd(taken), n);
+        assert!(ctx.owns_fd(n));
+    }
+
+    #[test]
+    fn send_and_recv_return_exact_bytes() {
+        let mut ctx = loopback_ctx();
+        let (c, a) = tcp_pair(&mut ctx);
+        assert_eq!(ctx.send(c, b"hello", 0), Ok(5));
+        assert_eq!(
+            ctx.poll(a, libc::POLLIN, 5000).map(|r| r & libc::POLLIN),
+            Ok(libc::POLLIN)
+        );
+        assert_eq!(ctx.recv(a, 3, libc::MSG_PEEK).unwrap(), b"hel");
+        assert_eq!(ctx.recv(a, 1000, 0).unwrap(), b"hello");
+        ctx.shutdown(c, libc::SHUT_WR).unwrap();
+        assert_eq!(ctx.recv(a, 1000, 0).unwrap(), b"", "end of stream");
+        assert_eq!(ctx.recv(a, 0, 0).unwrap(), b"");
+        assert_eq!(ctx.recv(a, 10, libc::MSG_DONTWAIT).unwrap(), b"");
+        assert_eq!(ctx.shutdown(c, 99), Err(libc::EINVAL));
+        let (_c, a2) = tcp_pair(&mut ctx);
+        assert_eq!(ctx.recv(a2, 10, libc::MSG_DONTWAIT), Err(libc::EAGAIN));
+    }
+
+    #[test]
+    fn recv_is_capped_per_call() {
+        let mut ctx = NativesockCtx::builder()
+            .allow_bind(rule("127.0.0.1"))
+            .allow_connect(rule("127.0.0.1"))
+            .allow_sendto(rule("127.0.0.1"))
+            .max_recv_bytes(4)
+            .build();
+        let (c, a) = tcp_pair(&mut ctx);
+        ctx.send(c, b"0123456789", 0).unwrap();
+        ctx.poll(a, libc::POLLIN, 5000).unwrap();
+        assert_eq!(ctx.recv(a, u32::MAX, 0).unwrap(), b"0123");
+        assert_eq!(ctx.recv(a, 2, 0).unwrap(), b"45");
+        let (data, _) = ctx.recvfrom(a, u32::MAX, 0).unwrap();
+        assert_eq!(data, b"6789");
+        // A datagram longer than the buffer is truncated, and MSG_TRUNC's
+        // longer count never exposes bytes that were not written.
+        let u = ctx.socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
+        ctx.bind(u, &loopback(0)).unwrap();
+        let to = ctx.getsockname(u).unwrap();
+        ctx.sendto(u, b"abcdefgh", 0, &to).unwrap();
+        ctx.poll(u, libc::POLLIN, 5000).unwrap();
+        let (data, from) = ctx.recvfrom(u, 100, libc::MSG_TRUNC).unwrap();
+        assert_eq!(data, b"abcd");
+        assert_eq!(from, to);
+    }
+
+    #[test]
+    fn send_to_a_closed_stream_is_epipe_not_sigpipe() {
+        let mut ctx = loopback_ctx();
+        let (a, b) = ctx.socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+        ctx.close(b).unwrap();
+        // Without MSG_NOSIGNAL this would kill the test process.
+        assert_eq!(ctx.send(a, b"x", 0), Err(libc::EPIPE));
+        let (c, d) = tcp_pair(&mut ctx);
+        ctx.close(d).unwrap();
+        ctx.shutdown(c, libc::SHUT_WR).unwrap();
+        assert_eq!(ctx.send(c, b"x", 0), Err(libc::EPIPE));
+    }
+
+    #[test]
+    fn udp_and_ipv6_round_trip() {
+        let mut ctx = loopback_ctx();
+        let u = ctx.socket(libc::AF_INET6, libc::SOCK_DGRAM, 0).unwrap();
+        match ctx.bind(u, &loopback6(0)) {
+            Ok(()) => {}
+            // A host without IPv6 loopback cannot run this part.
+            Err(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT) => return,
+            Err(e) => panic!("bind ::1: errno {e}"),
+        }
+        let me = ctx.getsockname(u).unwrap();
+        assert!(matches!(&me, SockAddr::Inet6(a) if *a.ip() == Ipv6Addr::LOCALHOST));
+        assert_eq!(ctx.sendto(u, b"ping", 0, &me), Ok(4));
+        ctx.poll(u, libc::POLLIN, 5000).unwrap();
+        assert_eq!(
+            ctx.recvfrom(u, 100, 0).unwrap(),
+            (b"ping".to_vec(), me.clone())
+        );
+        ctx.connect(u, &me).unwrap();
+        assert_eq!(ctx.getpeername(u).unwrap(), me);
+        assert_eq!(ctx.send(u, b"pong", 0), Ok(4));
+        ctx.poll(u, libc::POLLIN, 5000).unwrap();
+        assert_eq!(ctx.recv(u, 100, 0).unwrap(), b"pong");
+    }
+
+    #[test]
+    fn unix_sockets_in_a_granted_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let mut ctx = NativesockCtx::builder().allow_unix_dir(dir.path()).build();
+        let addr = SockAddr::Unix(path.as_os_str().as_encoded_bytes().to_vec());
+        let l = ctx.socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+        ctx.bind(l, &addr).unwrap();
+        ctx.listen(l, 1).unwrap();
+        // The kernel reports the path with its NUL: addrlen - 2 bytes.
+        let mut reported = path.as_os_str().as_encoded_bytes().to_vec();
+        reported.push(0);
+        assert_eq!(
+            ctx.getsockname(l).unwrap(),
+            SockAddr::Unix(reported.clone())
+        );
+        let c = ctx.socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+        ctx.connect(c, &addr).unwrap();
+        let (a, peer) = ctx.accept(l, 0).unwrap();
+        assert_eq!(peer, SockAddr::Unix(Vec::new()), "an unnamed peer");
+        assert_eq!(ctx.getpeername(c).unwrap(), SockAddr::Unix(reported));
+        ctx.send(c, b"hi", 0).unwrap();
+        assert_eq!(ctx.recv(a, 10, 0).unwrap(), b"hi");
+
+        // Outside the grant, and escapes through `..`, are EACCES.
+        let s = ctx.socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+        let escape = dir.path().join("../escape-from-grant");
+        assert_eq!(
+            ctx.bind(
+                s,
+                &SockAddr::Unix(escape.as_os_str().as_encoded_bytes().to_vec())
+            ),
+            Err(libc::EACCES)
+        );
+        assert_eq!(
+            ctx.connect(s, &SockAddr::Unix(b"/run/x".to_vec())),
+            Err(libc::EACCES)
+        );
+        // Abstract names and autobind need their own grant.
+        assert_eq!(
+            ctx.bind(s, &SockAddr::Unix(b"\0ns-test".to_vec())),
+            Err(libc::EACCES)
+        );
+        assert_eq!(ctx.bind(s, &SockAddr::Unix(Vec::new())), Err(libc::EACCES));
+        assert_eq!(ctx.listen(s, 1), Err(libc::EACCES), "listen would autobind");
+        // A path longer than sun_path is EINVAL.
+        let long = dir.path().join("x".repeat(200));
+        assert_eq!(
+            ctx.bind(
+                s,
+                &SockAddr::Unix(long.as_os_str().as_encoded_bytes().to_vec())
+            ),
+            Err(libc::EINVAL)
+        );
+    }
+
+    #[test]
+    fn abstract_unix_names_when_granted() {
+        let mut ctx = NativesockCtx::builder().allow_abstract_unix(true).build();
+        let s = ctx.socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
+        ctx.bind(s, &SockAddr::Unix(Vec::new())).unwrap();
+        let SockAddr::Unix(name) = ctx.getsockname(s).unwrap() else {
+            panic!("not a unix address");
+        };
+        // Autobind picks a NUL and five hex digits.
+        assert_eq!(name.len(), 6);
+        assert_eq!(name[0], 0);
+        let c = ctx.socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
+        ctx.sendto(c, b"dgram", 0, &SockAddr::Unix(name.clone()))
+            .unwrap();
+        assert_eq!(ctx.recv(s, 100, 0).unwrap(), b"dgram");
+        let u = ctx.socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
+        let mut exact = b"\0nativesock-test-".to_vec();
+        exact.extend_from_slice(std::process::id().to_string().as_bytes());
+        ctx.bind(u, &SockAddr::Unix(exact.clone())).unwrap();
+        assert_eq!(ctx.getsockname(u).unwrap(), SockAddr::Unix(exact));
+    }
+
+    #[test]
+    fn policy_is_enforced_at_each_call() {
+        let mut ctx = NativesockCtx::builder()
+            .allow_connect(rule("127.0.0.1:1-1023"))
+            .allow_bind(rule("127.0.0.2"))
+            .build();
+        let fd = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        assert_eq!(ctx.bind(fd, &loopback(0)), Err(libc::EACCES));
+        assert_eq!(ctx.connect(fd, &loopback(8080)), Err(libc::EACCES));
+        assert_eq!(
+            ctx.listen(fd, 1),
+            Err(libc::EACCES),
+            "listen would bind 0.0.0.0"
+        );
+        // A stream socket's sendto needs a connect grant (TCP Fast Open).
+        assert_eq!(ctx.sendto(fd, b"x", 0, &loopback(8080)), Err(libc::EACCES));
+        ctx.bind(
+            fd,
+            &SockAddr::Inet(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 2), 0)),
+        )
+        .unwrap();
+        ctx.listen(fd, 1).unwrap();
+        let u = ctx.socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
+        assert_eq!(ctx.sendto(u, b"x", 0, &loopback(9)), Err(libc::EACCES));
+        let s6 = ctx.socket(libc::AF_INET6, libc::SOCK_STREAM, 0).unwrap();
+        let mapped = SockAddr::Inet6(SocketAddrV6::new(
+            Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped(),
+            80,
+            0,
+            0,
+        ));
+        assert_eq!(ctx.connect(s6, &mapped), Err(libc::EACCES));
+        assert_eq!(
+            ctx.socket(libc::AF_PACKET, libc::SOCK_RAW, 0),
+            Err(libc::EACCES)
+        );
+        assert_eq!(
+            ctx.socket(libc::AF_INET, libc::SOCK_RAW, 1),
+            Err(libc::EACCES)
+        );
+        assert_eq!(
+            ctx.bind(u, &SockAddr::Other(libc::AF_PACKET, vec![0; 10])),
+            Err(libc::EACCES)
+        );
+    }
+
+    #[test]
+    fn name_lookup_needs_a_grant_but_numeric_hosts_do_not() {
+        let mut ctx = NativesockCtx::builder().build();
+        let res = ctx
+            .getaddrinfo(
+                Some("127.0.0.1"),
+                Some("80"),
+                libc::AF_INET,
+                libc::SOCK_STREAM,
+                0,
+                0,
+            )
+            .unwrap();
+        assert_eq!(res.len(), 1);
+        assert_eq!(res[0].address, loopback(80));
+        assert_eq!(res[0].socket_type, libc::SOCK_STREAM);
+        let err = ctx
+            .getaddrinfo(Some("localhost"), None, 0, libc::SOCK_STREAM, 0, 0)
+            .unwrap_err();
+        assert_eq!(err.code, libc::EAI_SYSTEM);
+        assert_eq!(err.errno, Some(libc::EACCES));
+        assert_eq!(err.message, "Permission denied");
+        // A NULL host needs no lookup.
+        let res = ctx
+            .getaddrinfo(
+                None,
+                Some("0"),
+                libc::AF_INET,
+                libc::SOCK_DGRAM,
+                0,
+                libc::AI_PASSIVE,
+            )
+            .unwrap();
+        assert_eq!(
+            res[0].address,
+            SockAddr::Inet(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0))
+        );
+        // Other errors come through unchanged.
+        let err = ctx
+            .getaddrinfo(Some("127.0.0.1"), Some("80"), libc::AF_INET, 12345, 0, 0)
+            .unwrap_err();
+        assert_eq!(err.code, libc::EAI_SOCKTYPE);
+        assert_eq!(err.message, "ai_socktype not supported");
+        let err = ctx.getnameinfo(&loopback(80), 0).unwrap_err();
+        assert_eq!(err.errno, Some(libc::EACCES));
+        let (host, serv) = ctx
+            .getnameinfo(&loopback(80), libc::NI_NUMERICHOST | libc::NI_NUMERICSERV)
+            .unwrap();
+        assert_eq!((host.as_str(), serv.as_str()), ("127.0.0.1", "80"));
+
+        let mut ctx = NativesockCtx::builder().allow_name_lookup(true).build();
+        let (host, _) = ctx
+            .getnameinfo(&loopback(80), libc::NI_NUMERICHOST)
+            .unwrap();
+        assert_eq!(host, "127.0.0.1");
+        let res = ctx.getaddrinfo(Some("::1"), None, libc::AF_INET6, libc::SOCK_STREAM, 0, 0);
+        assert_eq!(res.unwrap()[0].address, loopback6(0));
+    }
+
+    #[test]
+    fn fault_injector_fails_the_named_call_without_making_it() {
+        let mut ctx = NativesockCtx::builder()
+            .allow_connect(rule("127.0.0.1"))
+            .allow_bind(rule("127.0.0.1"))
+            .fault_injector(|call| match call {
+                Call::Connect | Call::Poll => Some(libc::EINTR),
+                Call::Getaddrinfo => Some(libc::EAI_AGAIN),
+                _ => None,
+            })
+            .build();
+        let (l, port) = listener(&mut ctx);
+        let c = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        assert_eq!(ctx.connect(c, &loopback(port)), Err(libc::EINTR));
+        assert_eq!(ctx.poll(l, libc::POLLIN, -1), Err(libc::EINTR));
+        // The connect never happened: nothing to accept.
+        ctx.set_nonblocking(l, true).unwrap();
+        assert_eq!(ctx.accept(l, 0).map(|_| ()), Err(libc::EAGAIN));
+        let err = ctx.getaddrinfo(None, Some("80"), 0, 0, 0, 0).unwrap_err();
+        assert_eq!((err.code, err.errno), (libc::EAI_AGAIN, None));
+        // Ownership and policy come first.
+        assert_eq!(ctx.connect(0, &loopback(port)), Err(libc::EBADF));
+        assert_eq!(ctx.connect(c, &loopback6(port)), Err(libc::EACCES));
+    }
+
+    #[test]
+    fn poll_waits_at_most_its_timeout() {
+        let mut ctx = loopback_ctx();
+        let (_c, a) = tcp_pair(&mut ctx);
+        let start = Instant::now();
+        assert_eq!(ctx.poll(a, libc::POLLIN, 50), Ok(0));
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_millis(45) && waited < Duration::from_secs(5));
+        assert_eq!(
+            ctx.poll(a, libc::POLLOUT, 0).map(|r| r & libc::POLLOUT),
+            Ok(libc::POLLOUT)
+        );
+    }
+
+    #[test]
+    fn poll_returns_eintr_when_a_signal_arrives() {
+        use std::sync::atomic::AtomicBool;
+        extern "C" fn on_signal(_: libc::c_int) {}
+        // SIGUSR2 with a handler and no SA_RESTART, as the CLI installs SIGINT.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            assert_eq!(libc::sigaction(libc::SIGUSR2, &sa, std::ptr::null_mut()), 0);
+        }
+        let mut ctx = loopback_ctx();
+        let (_c, a) = tcp_pair(&mut ctx);
+        let me = unsafe { libc::pthread_self() };
+        let done = Arc::new(AtomicBool::new(false));
+        let done2 = done.clone();
+        let kicker = std::thread::spawn(move || {
+            // Keep signalling until the poll has returned (bounded).
+            for _ in 0..200 {
+                if done2.load(Ordering::SeqCst) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+                unsafe { libc::pthread_kill(me, libc::SIGUSR2) };
+            }
+        });
+        let res = ctx.poll(a, libc::POLLIN, 10_000);
+        done.store(true, Ordering::SeqCst);
+        kicker.join().unwrap();
+        assert_eq!(res, Err(libc::EINTR));
+    }
+
+    #[test]
+    fn hooks_see_events_and_the_first_denial_wins() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (s1, s2) = (seen.clone(), seen.clone());
+        let mut ctx = NativesockCtx::builder()
+            .audit_hook(move |e| {
+                s1.lock().unwrap().push(format!("1:{}", e.name));
+                Ok(())
+            })
+            .audit_hook(|e| match e.name.as_str() {
+                "socket.connect" => Err(Raised::new("PermissionError", "no connect")),
+                _ => Ok(()),
+            })
+            .audit_hook(move |e| {
+                s2.lock().unwrap().push(format!("3:{}", e.name));
+                Err(Raised::new("RuntimeError", "third"))
+            })
+            .signal_check(|| Err(Raised::keyboard_interrupt()))
+            .build();
+        let event = |name: &str| AuditEvent {
+            name: name.into(),
+            args: Vec::new(),
+        };
+        assert_eq!(
+            ctx.audit(&event("socket.connect")),
+            Err(Raised::new("PermissionError", "no connect"))
+        );
+        assert_eq!(
+            ctx.audit(&event("socket.bind")),
+            Err(Raised::new("RuntimeError", "third"))
+        );
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["1:socket.connect", "1:socket.bind", "3:socket.bind"]
+        );
+        assert_eq!(ctx.check_signals(), Err(Raised::keyboard_interrupt()));
+
+        let mut plain = NativesockCtx::builder().build();
+        assert_eq!(plain.audit(&event("socket.connect")), Ok(()));
+        assert_eq!(plain.check_signals(), Ok(()));
+    }
+
+    #[test]
+    fn sockopts_use_any_level_and_length() {
+        let mut ctx = loopback_ctx();
+        let fd = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        ctx.setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            &1i32.to_ne_bytes(),
+        )
+        .unwrap();
+        let v = ctx
+            .getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 4)
+            .unwrap();
+        assert_eq!(i32::from_ne_bytes(v.try_into().unwrap()), 1);
+        let v = ctx
+            .getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, 4)
+            .unwrap();
+        assert_eq!(i32::from_ne_bytes(v.try_into().unwrap()), libc::SOCK_STREAM);
+        // A larger buffer than the option: only what the kernel wrote.
+        let v = ctx
+            .getsockopt(fd, libc::SOL_SOCKET, libc::SO_LINGER, 64)
+            .unwrap();
+        assert_eq!(v.len(), std::mem::size_of::<libc::linger>());
+        // A huge length is capped, not allocated.
+        let v = ctx
+            .getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, u32::MAX)
+            .unwrap();
+        assert!(!v.is_empty() && v.len() <= MAX_SOCKOPT_LEN);
+        assert_eq!(
+            ctx.setsockopt(fd, libc::SOL_SOCKET, 12345, &[0; 4]),
+            Err(libc::ENOPROTOOPT)
+        );
+        assert_eq!(
+            ctx.setsockopt_null(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 4),
+            Err(libc::EFAULT)
+        );
+    }
+
+    #[test]
+    fn socketpair_creates_two_owned_fds() {
+        let mut ctx = NativesockCtx::builder().build();
+        let (a, b) = ctx.socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
+        assert!(ctx.owns_fd(a) && ctx.owns_fd(b));
+        ctx.send(a, b"x", 0).unwrap();
+        assert_eq!(ctx.recv(b, 10, 0).unwrap(), b"x");
+        assert_eq!(
+            ctx.socketpair(libc::AF_INET, libc::SOCK_STREAM, 0),
+            Err(libc::EOPNOTSUPP)
+        );
+    }
+
+    #[test]
+    fn a_number_reused_behind_the_stores_back_is_not_double_closed() {
+        use std::os::fd::FromRawFd;
+        let mut ctx = NativesockCtx::builder().build();
+        let n = ctx.socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
+        // Someone replaces fd `n` under the store (dup2 closes the old one
+        // atomically), and the number comes back to the store as a new fd.
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        assert_eq!(unsafe { libc::dup2(udp.as_raw_fd(), n) }, n);
+        // SAFETY: `n` is the dup2'd copy, which nobody else owns.
+        ctx.grant_fd(unsafe { OwnedFd::from_raw_fd(n) });
+        // The stale entry was not closed: `n` is still the UDP socket.
+        assert!(matches!(ctx.getsockname(n), Ok(SockAddr::Inet(_))));
+        ctx.close(n).unwrap();
+    }
+}

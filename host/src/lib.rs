@@ -1,0 +1,120 @@
+//! Native sockets with CPython's semantics for WebAssembly components: the
+//! wasmtime host side of nativesock.
+//!
+//! A guest component imports `nativesock:socket/native@0.1.0` (see
+//! `wit/native.wit`): thin, syscall-shaped access to the host's real
+//! sockets, with the host's real fd numbers and errno values. This crate
+//! implements that interface for wasmtime and owns what must not be
+//! trusted to a guest:
+//!
+//! * **fds**: a store names only the fds it created, accepted, duplicated
+//!   or was granted ([`NativesockCtxBuilder::grant_fd`]); any other number
+//!   is `EBADF`. Dropping the store closes them all.
+//! * **policy**: deny by default. [`NativesockCtxBuilder`] grants
+//!   addresses and ports ([`AddressRule`]), unix directories, abstract unix
+//!   names and name lookup, or everything ([`inherit_network`]).
+//! * **hooks**: audit hooks that see (and may veto) every audit event, the
+//!   signal check behind `check-signals`, and a fault injector for tests.
+//!
+//! The CPython semantics themselves (timeouts, PEP 475 retries, exception
+//! classes) live in the semantics component ([`artifacts::SEMANTICS`]),
+//! which [`compose::compose_with_semantics`] plugs into an application.
+//! [`run`] puts it all together for a command component, and [`cli`] is the
+//! `nativesock` command line.
+//!
+//! The host functions are synchronous: a blocking socket blocks the thread
+//! that runs the guest, exactly as it would natively.
+//!
+//! # Example
+//!
+//! Embedding nativesock next to WASI in a synchronous wasmtime host
+//! ([`run`] does the same in four calls):
+//!
+//! ```no_run
+//! use nativesock::{NativesockCtx, NativesockCtxView, NativesockView};
+//! use wasmtime::component::{Component, Linker, ResourceTable};
+//! use wasmtime::{Engine, Store};
+//! use wasmtime_wasi::p2::bindings::sync::Command;
+//! use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+//!
+//! struct MyState {
+//!     wasi: WasiCtx,
+//!     table: ResourceTable,
+//!     nativesock: NativesockCtx,
+//! }
+//!
+//! impl WasiView for MyState {
+//!     fn ctx(&mut self) -> WasiCtxView<'_> {
+//!         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+//!     }
+//! }
+//!
+//! impl NativesockView for MyState {
+//!     fn nativesock(&mut self) -> NativesockCtxView<'_> {
+//!         NativesockCtxView { ctx: &mut self.nativesock }
+//!     }
+//! }
+//!
+//! fn main() -> anyhow::Result<()> {
+//!     // wasmtime 48 has its own error type; this keeps its chain in anyhow.
+//!     use nativesock::run::wasmtime_error;
+//!
+//!     let engine = Engine::default();
+//!     let mut linker = Linker::<MyState>::new(&engine);
+//!     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wasmtime_error)?;
+//!     nativesock::add_to_linker(&mut linker)?;
+//!
+//!     // An application that imports `nativesock:socket/socket`, composed
+//!     // with the semantics component that exports it.
+//!     let app = std::fs::read("app.wasm")?;
+//!     let composed = nativesock::compose::compose_with_semantics(&app)?;
+//!     let component = Component::new(&engine, &composed).map_err(wasmtime_error)?;
+//!
+//!     // Loopback only, and a log line for every audit event.
+//!     let nativesock = NativesockCtx::builder()
+//!         .allow_connect("127.0.0.0/8".parse()?)
+//!         .allow_bind("127.0.0.0/8".parse()?)
+//!         .audit_hook(|event| {
+//!             eprintln!("{}", event.to_json());
+//!             Ok(())
+//!         })
+//!         .build();
+//!     let state = MyState {
+//!         wasi: WasiCtx::builder().inherit_stdio().build(),
+//!         table: ResourceTable::new(),
+//!         nativesock,
+//!     };
+//!     let mut store = Store::new(&engine, state);
+//!
+//!     let command = Command::instantiate(&mut store, &component, &linker)
+//!         .map_err(wasmtime_error)?;
+//!     let result = command.wasi_cli_run().call_run(&mut store).map_err(wasmtime_error)?;
+//!     // Dropping the store closes every socket the guest left open.
+//!     drop(store);
+//!     std::process::exit(if result.is_ok() { 0 } else { 1 });
+//! }
+//! ```
+//!
+//! [`inherit_network`]: NativesockCtxBuilder::inherit_network
+
+#![deny(missing_docs)]
+
+pub mod artifacts;
+pub mod cli;
+pub mod compose;
+pub mod run;
+
+mod bindings;
+mod ctx;
+mod hooks;
+mod native;
+mod policy;
+mod signals;
+mod sys;
+
+pub use ctx::{
+    DEFAULT_MAX_RECV_BYTES, NativesockCtx, NativesockCtxBuilder, NativesockCtxView, NativesockView,
+};
+pub use hooks::{AuditArg, AuditEvent, AuditScalar, Call, Raised, SocketRef};
+pub use native::add_to_linker;
+pub use policy::{AddressRule, AddressRuleError};

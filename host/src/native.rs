@@ -1,0 +1,451 @@
+//! `nativesock:socket/native` for wasmtime: thin adapters from the generated
+//! `Host` trait to [`NativesockCtx`](crate::NativesockCtx)'s checked
+//! operations. Conversions only; every decision is made in `ctx.rs`.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+
+use anyhow::Context as _;
+
+use wasmtime::component::{HasData, Linker};
+
+use crate::bindings::nativesock::socket::native as wit;
+use crate::ctx::{NativesockCtxView, NativesockView};
+use crate::hooks::{AuditArg, AuditEvent, AuditScalar, Raised, SocketRef};
+use crate::sys::{self, AddrInfo, GaiError, SockAddr};
+
+/// Adds `nativesock:socket/native@0.1.0` to `linker`, served by each store's
+/// [`NativesockView`].
+///
+/// The functions are synchronous: they block the calling thread as the
+/// native calls would. In an async store they block the executor thread
+/// they run on, like any synchronous host function.
+///
+/// # Errors
+///
+/// When `linker` already defines the interface (and does not allow shadowing).
+pub fn add_to_linker<T: NativesockView + 'static>(linker: &mut Linker<T>) -> anyhow::Result<()> {
+    wit::add_to_linker::<T, HasNativesock>(linker, T::nativesock)
+        .map_err(crate::run::wasmtime_error)
+        .context("failed to add `nativesock:socket/native@0.1.0` to the linker")
+}
+
+/// Marks [`NativesockCtxView`] as the data the generated host functions borrow.
+struct HasNativesock;
+
+impl HasData for HasNativesock {
+    type Data<'a> = NativesockCtxView<'a>;
+}
+
+impl From<wit::Sockaddr> for SockAddr {
+    fn from(a: wit::Sockaddr) -> SockAddr {
+        match a {
+            wit::Sockaddr::Unspec => SockAddr::Unspec,
+            wit::Sockaddr::Inet(a) => {
+                let (b0, b1, b2, b3) = a.addr;
+                SockAddr::Inet(SocketAddrV4::new(Ipv4Addr::new(b0, b1, b2, b3), a.port))
+            }
+            wit::Sockaddr::Inet6(a) => {
+                let (g0, g1, g2, g3, g4, g5, g6, g7) = a.addr;
+                SockAddr::Inet6(SocketAddrV6::new(
+                    Ipv6Addr::new(g0, g1, g2, g3, g4, g5, g6, g7),
+                    a.port,
+                    a.flowinfo,
+                    a.scope_id,
+                ))
+            }
+            wit::Sockaddr::Unix(path) => SockAddr::Unix(path),
+            wit::Sockaddr::Other((family, data)) => SockAddr::Other(family, data),
+        }
+    }
+}
+
+impl From<SockAddr> for wit::Sockaddr {
+    fn from(a: SockAddr) -> wit::Sockaddr {
+        match a {
+            SockAddr::Unspec => wit::Sockaddr::Unspec,
+            SockAddr::Inet(a) => {
+                let [b0, b1, b2, b3] = a.ip().octets();
+                wit::Sockaddr::Inet(wit::InetAddress {
+                    addr: (b0, b1, b2, b3),
+                    port: a.port(),
+                })
+            }
+            SockAddr::Inet6(a) => {
+                let [g0, g1, g2, g3, g4, g5, g6, g7] = a.ip().segments();
+                wit::Sockaddr::Inet6(wit::Inet6Address {
+                    addr: (g0, g1, g2, g3, g4, g5, g6, g7),
+                    port: a.port(),
+                    flowinfo: a.flowinfo(),
+                    scope_id: a.scope_id(),
+                })
+            }
+            SockAddr::Unix(path) => wit::Sockaddr::Unix(path),
+            SockAddr::Other(family, data) => wit::Sockaddr::Other((family, data)),
+        }
+    }
+}
+
+impl From<Raised> for wit::Raised {
+    fn from(r: Raised) -> wit::Raised {
+        wit::Raised {
+            exception: r.exception,
+            message: r.message,
+        }
+    }
+}
+
+impl From<GaiError> for wit::GaiError {
+    fn from(e: GaiError) -> wit::GaiError {
+        wit::GaiError {
+            code: e.code,
+            message: e.message,
+            errno: e.errno,
+        }
+    }
+}
+
+impl From<AddrInfo> for wit::Addrinfo {
+    fn from(ai: AddrInfo) -> wit::Addrinfo {
+        wit::Addrinfo {
+            family: ai.family,
+            socket_type: ai.socket_type,
+            protocol: ai.protocol,
+            canonname: ai.canonname,
+            address: ai.address.into(),
+        }
+    }
+}
+
+impl From<wit::AuditScalar> for AuditScalar {
+    fn from(s: wit::AuditScalar) -> AuditScalar {
+        match s {
+            wit::AuditScalar::None => AuditScalar::None,
+            wit::AuditScalar::Boolean(b) => AuditScalar::Boolean(b),
+            wit::AuditScalar::Int(i) => AuditScalar::Int(i),
+            wit::AuditScalar::Float(f) => AuditScalar::Float(f),
+            wit::AuditScalar::Str(s) => AuditScalar::Str(s),
+            wit::AuditScalar::Bytes(b) => AuditScalar::Bytes(b),
+        }
+    }
+}
+
+impl From<wit::AuditArg> for AuditArg {
+    fn from(a: wit::AuditArg) -> AuditArg {
+        match a {
+            wit::AuditArg::Scalar(s) => AuditArg::Scalar(s.into()),
+            wit::AuditArg::Tuple(items) => {
+                AuditArg::Tuple(items.into_iter().map(Into::into).collect())
+            }
+            wit::AuditArg::Socket(s) => AuditArg::Socket(SocketRef {
+                fd: s.fd,
+                family: s.family,
+                socket_type: s.socket_type,
+                proto: s.proto,
+            }),
+        }
+    }
+}
+
+/// A byte count for the guest. The kernel never moves more than the guest's
+/// own list held, so this cannot overflow; if it did, `EOVERFLOW`.
+fn count(n: usize) -> Result<u32, wit::Errno> {
+    u32::try_from(n).map_err(|_| libc::EOVERFLOW)
+}
+
+impl wit::Host for NativesockCtxView<'_> {
+    fn socket(
+        &mut self,
+        family: i32,
+        socket_type: i32,
+        protocol: i32,
+    ) -> Result<wit::Fd, wit::Errno> {
+        self.ctx.socket(family, socket_type, protocol)
+    }
+
+    fn socketpair(
+        &mut self,
+        family: i32,
+        socket_type: i32,
+        protocol: i32,
+    ) -> Result<(wit::Fd, wit::Fd), wit::Errno> {
+        self.ctx.socketpair(family, socket_type, protocol)
+    }
+
+    fn close(&mut self, fd: wit::Fd) -> Result<(), wit::Errno> {
+        self.ctx.close(fd)
+    }
+
+    fn connect(&mut self, fd: wit::Fd, address: wit::Sockaddr) -> Result<(), wit::Errno> {
+        self.ctx.connect(fd, &address.into())
+    }
+
+    fn bind(&mut self, fd: wit::Fd, address: wit::Sockaddr) -> Result<(), wit::Errno> {
+        self.ctx.bind(fd, &address.into())
+    }
+
+    fn listen(&mut self, fd: wit::Fd, backlog: i32) -> Result<(), wit::Errno> {
+        self.ctx.listen(fd, backlog)
+    }
+
+    fn accept(&mut self, fd: wit::Fd, flags: i32) -> Result<(wit::Fd, wit::Sockaddr), wit::Errno> {
+        let (new, peer) = self.ctx.accept(fd, flags)?;
+        Ok((new, peer.into()))
+    }
+
+    fn getsockname(&mut self, fd: wit::Fd) -> Result<wit::Sockaddr, wit::Errno> {
+        self.ctx.getsockname(fd).map(Into::into)
+    }
+
+    fn getpeername(&mut self, fd: wit::Fd) -> Result<wit::Sockaddr, wit::Errno> {
+        self.ctx.getpeername(fd).map(Into::into)
+    }
+
+    fn getsockopt(
+        &mut self,
+        fd: wit::Fd,
+        level: i32,
+        name: i32,
+        length: u32,
+    ) -> Result<Vec<u8>, wit::Errno> {
+        self.ctx.getsockopt(fd, level, name, length)
+    }
+
+    fn setsockopt(
+        &mut self,
+        fd: wit::Fd,
+        level: i32,
+        name: i32,
+        value: Vec<u8>,
+    ) -> Result<(), wit::Errno> {
+        self.ctx.setsockopt(fd, level, name, &value)
+    }
+
+    fn setsockopt_null(
+        &mut self,
+        fd: wit::Fd,
+        level: i32,
+        name: i32,
+        length: u32,
+    ) -> Result<(), wit::Errno> {
+        self.ctx.setsockopt_null(fd, level, name, length)
+    }
+
+    fn send(&mut self, fd: wit::Fd, data: Vec<u8>, flags: i32) -> Result<u32, wit::Errno> {
+        count(self.ctx.send(fd, &data, flags)?)
+    }
+
+    fn sendto(
+        &mut self,
+        fd: wit::Fd,
+        data: Vec<u8>,
+        flags: i32,
+        address: wit::Sockaddr,
+    ) -> Result<u32, wit::Errno> {
+        count(self.ctx.sendto(fd, &data, flags, &address.into())?)
+    }
+
+    fn recv(&mut self, fd: wit::Fd, length: u32, flags: i32) -> Result<Vec<u8>, wit::Errno> {
+        self.ctx.recv(fd, length, flags)
+    }
+
+    fn recvfrom(
+        &mut self,
+        fd: wit::Fd,
+        length: u32,
+        flags: i32,
+    ) -> Result<(Vec<u8>, wit::Sockaddr), wit::Errno> {
+        let (data, from) = self.ctx.recvfrom(fd, length, flags)?;
+        Ok((data, from.into()))
+    }
+
+    fn shutdown(&mut self, fd: wit::Fd, how: i32) -> Result<(), wit::Errno> {
+        self.ctx.shutdown(fd, how)
+    }
+
+    fn dup(&mut self, fd: wit::Fd) -> Result<wit::Fd, wit::Errno> {
+        self.ctx.dup(fd)
+    }
+
+    fn get_cloexec(&mut self, fd: wit::Fd) -> Result<bool, wit::Errno> {
+        self.ctx.get_cloexec(fd)
+    }
+
+    fn set_cloexec(&mut self, fd: wit::Fd, cloexec: bool) -> Result<(), wit::Errno> {
+        self.ctx.set_cloexec(fd, cloexec)
+    }
+
+    fn get_nonblocking(&mut self, fd: wit::Fd) -> Result<bool, wit::Errno> {
+        self.ctx.get_nonblocking(fd)
+    }
+
+    fn set_nonblocking(&mut self, fd: wit::Fd, nonblocking: bool) -> Result<(), wit::Errno> {
+        self.ctx.set_nonblocking(fd, nonblocking)
+    }
+
+    fn poll(&mut self, fd: wit::Fd, events: i16, timeout_ms: i32) -> Result<i16, wit::Errno> {
+        self.ctx.poll(fd, events, timeout_ms)
+    }
+
+    fn check_signals(&mut self) -> Result<(), wit::Raised> {
+        self.ctx.check_signals().map_err(Into::into)
+    }
+
+    fn audit(&mut self, event: String, args: Vec<wit::AuditArg>) -> Result<(), wit::Raised> {
+        let event = AuditEvent {
+            name: event,
+            args: args.into_iter().map(Into::into).collect(),
+        };
+        self.ctx.audit(&event).map_err(Into::into)
+    }
+
+    fn getaddrinfo(
+        &mut self,
+        host: Option<String>,
+        port: Option<String>,
+        family: i32,
+        socket_type: i32,
+        protocol: i32,
+        flags: i32,
+    ) -> Result<Vec<wit::Addrinfo>, wit::GaiError> {
+        let infos = self.ctx.getaddrinfo(
+            host.as_deref(),
+            port.as_deref(),
+            family,
+            socket_type,
+            protocol,
+            flags,
+        )?;
+        Ok(infos.into_iter().map(Into::into).collect())
+    }
+
+    fn getnameinfo(
+        &mut self,
+        address: wit::Sockaddr,
+        flags: i32,
+    ) -> Result<(String, String), wit::GaiError> {
+        Ok(self.ctx.getnameinfo(&address.into(), flags)?)
+    }
+
+    fn gethostname(&mut self) -> Result<String, wit::Errno> {
+        self.ctx.gethostname()
+    }
+
+    fn constants(&mut self) -> Vec<(String, i64)> {
+        sys::CONSTANTS
+            .iter()
+            .map(|&(name, value)| (name.to_owned(), value))
+            .collect()
+    }
+
+    fn strerror(&mut self, errno: wit::Errno) -> String {
+        sys::strerror(errno)
+    }
+
+    fn monotonic_ns(&mut self) -> u64 {
+        sys::monotonic_ns()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockaddrs_convert_both_ways_field_by_field() {
+        let inet6 = wit::Sockaddr::Inet6(wit::Inet6Address {
+            addr: (0xfe80, 0, 0, 0, 0, 0, 0, 1),
+            port: 8080,
+            flowinfo: 0x12345,
+            scope_id: 3,
+        });
+        let native = SockAddr::from(inet6);
+        assert_eq!(
+            native,
+            SockAddr::Inet6(SocketAddrV6::new(
+                "fe80::1".parse().unwrap(),
+                8080,
+                0x12345,
+                3
+            ))
+        );
+        assert!(matches!(
+            wit::Sockaddr::from(native),
+            wit::Sockaddr::Inet6(wit::Inet6Address {
+                addr: (0xfe80, 0, 0, 0, 0, 0, 0, 1),
+                port: 8080,
+                flowinfo: 0x12345,
+                scope_id: 3,
+            })
+        ));
+        let inet = SockAddr::from(wit::Sockaddr::Inet(wit::InetAddress {
+            addr: (127, 0, 0, 2),
+            port: 53,
+        }));
+        assert_eq!(
+            inet,
+            SockAddr::Inet(SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 2), 53))
+        );
+        assert!(matches!(
+            wit::Sockaddr::from(inet),
+            wit::Sockaddr::Inet(wit::InetAddress {
+                addr: (127, 0, 0, 2),
+                port: 53
+            })
+        ));
+        assert_eq!(
+            SockAddr::from(wit::Sockaddr::Unix(b"\0x".to_vec())),
+            SockAddr::Unix(b"\0x".to_vec())
+        );
+        assert_eq!(
+            SockAddr::from(wit::Sockaddr::Other((17, vec![1, 2]))),
+            SockAddr::Other(17, vec![1, 2])
+        );
+        assert_eq!(SockAddr::from(wit::Sockaddr::Unspec), SockAddr::Unspec);
+    }
+
+    #[test]
+    fn audit_args_convert_to_the_public_types() {
+        let arg = wit::AuditArg::Tuple(vec![
+            wit::AuditScalar::Str("127.0.0.1".into()),
+            wit::AuditScalar::Int(80),
+            wit::AuditScalar::Bytes(vec![0]),
+            wit::AuditScalar::None,
+        ]);
+        assert_eq!(
+            AuditArg::from(arg),
+            AuditArg::Tuple(vec![
+                AuditScalar::Str("127.0.0.1".into()),
+                AuditScalar::Int(80),
+                AuditScalar::Bytes(vec![0]),
+                AuditScalar::None,
+            ])
+        );
+        let sock = wit::AuditArg::Socket(wit::SocketRef {
+            fd: 3,
+            family: 2,
+            socket_type: 1,
+            proto: 6,
+        });
+        assert_eq!(
+            AuditArg::from(sock),
+            AuditArg::Socket(SocketRef {
+                fd: 3,
+                family: 2,
+                socket_type: 1,
+                proto: 6
+            })
+        );
+    }
+
+    #[test]
+    fn add_to_linker_defines_the_interface_once() {
+        let engine = wasmtime::Engine::default();
+        let mut linker = Linker::<crate::NativesockCtx>::new(&engine);
+        add_to_linker(&mut linker).unwrap();
+        let err = add_to_linker(&mut linker).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("nativesock:socket/native@0.1.0"),
+            "{err:#}"
+        );
+    }
+}

@@ -1,0 +1,908 @@
+//! The native layer: one host system call (or C library call) per function,
+//! failing with the host's real `errno`.
+//!
+//! Nothing here knows about stores, policy or bindings: fds are borrowed from
+//! the caller, who owns them. Nothing here retries on `EINTR` either: the
+//! guest decides what an interrupted call means (PEP 475).
+
+use std::ffi::{CStr, CString, c_int, c_void};
+use std::mem;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+
+/// A native `errno` value.
+pub(crate) type Errno = i32;
+
+/// The `errno` the last failed libc call left behind.
+fn last_errno() -> Errno {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// Turns a `-1`-on-failure return value into a `Result`.
+fn cvt(ret: c_int) -> Result<c_int, Errno> {
+    if ret == -1 {
+        Err(last_errno())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Turns a `-1`-on-failure byte count into a `Result`.
+fn cvt_len(ret: isize) -> Result<usize, Errno> {
+    usize::try_from(ret).map_err(|_| last_errno())
+}
+
+/// Takes ownership of an fd the kernel just returned.
+fn owned(fd: c_int) -> OwnedFd {
+    // SAFETY: `fd` was just returned by a successful syscall that creates a
+    // new descriptor, so it is open and nobody else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// `sizeof(struct sockaddr_storage)`.
+const STORAGE_LEN: usize = mem::size_of::<libc::sockaddr_storage>();
+/// `offsetof(struct sockaddr_un, sun_path)`: the family field.
+const SUN_PATH_OFFSET: usize = mem::offset_of!(libc::sockaddr_un, sun_path);
+/// `sizeof(((struct sockaddr_un *)0)->sun_path)`.
+const SUN_PATH_LEN: usize = mem::size_of::<libc::sockaddr_un>() - SUN_PATH_OFFSET;
+/// Bytes after the family field that fit in a `sockaddr_storage`.
+const OTHER_MAX_LEN: usize = STORAGE_LEN - SUN_PATH_OFFSET;
+
+/// A socket address, as the kernel takes and returns it (mirrors the WIT
+/// `sockaddr` variant).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SockAddr {
+    /// `AF_UNSPEC`, passed as the family field alone.
+    Unspec,
+    /// `struct sockaddr_in`.
+    Inet(SocketAddrV4),
+    /// `struct sockaddr_in6`; `flowinfo` in host byte order.
+    Inet6(SocketAddrV6),
+    /// The bytes of `sun_path` (see [`SockAddr::to_raw`] for their length rules).
+    Unix(Vec<u8>),
+    /// Another family: its number and the bytes after the family field.
+    Other(i32, Vec<u8>),
+}
+
+/// A `sockaddr_storage` with the length to pass along with it.
+pub(crate) struct RawAddr {
+    storage: libc::sockaddr_storage,
+    len: libc::socklen_t,
+}
+
+impl RawAddr {
+    fn zeroed() -> RawAddr {
+        RawAddr {
+            // SAFETY: `sockaddr_storage` is plain old data; all zeroes is valid.
+            storage: unsafe { mem::zeroed() },
+            len: STORAGE_LEN as libc::socklen_t,
+        }
+    }
+
+    fn as_ptr(&self) -> *const libc::sockaddr {
+        (&raw const self.storage).cast()
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut libc::sockaddr {
+        (&raw mut self.storage).cast()
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8; STORAGE_LEN] {
+        // SAFETY: `sockaddr_storage` is plain old data of exactly
+        // `STORAGE_LEN` bytes, suitably aligned for `u8`.
+        unsafe { &mut *(&raw mut self.storage).cast::<[u8; STORAGE_LEN]>() }
+    }
+
+    fn bytes(&self) -> &[u8; STORAGE_LEN] {
+        // SAFETY: as in `bytes_mut`.
+        unsafe { &*(&raw const self.storage).cast::<[u8; STORAGE_LEN]>() }
+    }
+}
+
+impl SockAddr {
+    /// Encodes the address for the kernel.
+    ///
+    /// Unix pathnames get a NUL terminator and `addrlen =
+    /// offsetof(sun_path) + len + 1`; abstract names (first byte NUL) and the
+    /// empty name (autobind) get `offsetof(sun_path) + len`. A name that does
+    /// not fit `sun_path` is `EINVAL`, as is an `other` address too long for
+    /// a `sockaddr_storage`; an `other` family outside `sa_family_t` is
+    /// `EAFNOSUPPORT`.
+    pub(crate) fn to_raw(&self) -> Result<RawAddr, Errno> {
+        let mut raw = RawAddr::zeroed();
+        let len = match self {
+            SockAddr::Unspec => {
+                raw.storage.ss_family = libc::AF_UNSPEC as libc::sa_family_t;
+                mem::size_of::<libc::sa_family_t>()
+            }
+            SockAddr::Inet(a) => {
+                let sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: `sockaddr_storage` is larger than and aligned for
+                // every sockaddr type.
+                unsafe { raw.as_mut_ptr().cast::<libc::sockaddr_in>().write(sin) };
+                mem::size_of::<libc::sockaddr_in>()
+            }
+            SockAddr::Inet6(a) => {
+                let sin6 = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: a.port().to_be(),
+                    sin6_flowinfo: a.flowinfo().to_be(),
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.ip().octets(),
+                    },
+                    sin6_scope_id: a.scope_id(),
+                };
+                // SAFETY: as above.
+                unsafe { raw.as_mut_ptr().cast::<libc::sockaddr_in6>().write(sin6) };
+                mem::size_of::<libc::sockaddr_in6>()
+            }
+            SockAddr::Unix(path) => {
+                let pathname = path.first().is_some_and(|&b| b != 0);
+                let needed = path.len() + usize::from(pathname);
+                if needed > SUN_PATH_LEN {
+                    return Err(libc::EINVAL);
+                }
+                raw.storage.ss_family = libc::AF_UNIX as libc::sa_family_t;
+                // The storage is zeroed, so a pathname is NUL-terminated.
+                raw.bytes_mut()[SUN_PATH_OFFSET..SUN_PATH_OFFSET + path.len()]
+                    .copy_from_slice(path);
+                SUN_PATH_OFFSET + needed
+            }
+            SockAddr::Other(family, data) => {
+                let family =
+                    libc::sa_family_t::try_from(*family).map_err(|_| libc::EAFNOSUPPORT)?;
+                if data.len() > OTHER_MAX_LEN {
+                    return Err(libc::EINVAL);
+                }
+                raw.storage.ss_family = family;
+                raw.bytes_mut()[SUN_PATH_OFFSET..SUN_PATH_OFFSET + data.len()]
+                    .copy_from_slice(data);
+                SUN_PATH_OFFSET + data.len()
+            }
+        };
+        raw.len = len as libc::socklen_t;
+        Ok(raw)
+    }
+
+    /// Decodes what the kernel returned. An `addrlen` shorter than the
+    /// family field is `Unspec`; an `AF_INET`/`AF_INET6` address too short
+    /// for its struct is returned as `Other`.
+    pub(crate) fn from_raw(raw: &RawAddr) -> SockAddr {
+        let len = usize::try_from(raw.len).unwrap_or(0).min(STORAGE_LEN);
+        if len < SUN_PATH_OFFSET {
+            return SockAddr::Unspec;
+        }
+        let family = c_int::from(raw.storage.ss_family);
+        let tail = &raw.bytes()[SUN_PATH_OFFSET..len];
+        match family {
+            libc::AF_UNSPEC => SockAddr::Unspec,
+            libc::AF_INET if len >= mem::size_of::<libc::sockaddr_in>() => {
+                // SAFETY: the kernel wrote a `sockaddr_in` (family and length checked).
+                let sin = unsafe { &*raw.as_ptr().cast::<libc::sockaddr_in>() };
+                SockAddr::Inet(SocketAddrV4::new(
+                    Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes()),
+                    u16::from_be(sin.sin_port),
+                ))
+            }
+            libc::AF_INET6 if len >= mem::size_of::<libc::sockaddr_in6>() => {
+                // SAFETY: the kernel wrote a `sockaddr_in6` (family and length checked).
+                let sin6 = unsafe { &*raw.as_ptr().cast::<libc::sockaddr_in6>() };
+                SockAddr::Inet6(SocketAddrV6::new(
+                    Ipv6Addr::from(sin6.sin6_addr.s6_addr),
+                    u16::from_be(sin6.sin6_port),
+                    u32::from_be(sin6.sin6_flowinfo),
+                    sin6.sin6_scope_id,
+                ))
+            }
+            libc::AF_UNIX => SockAddr::Unix(tail.to_vec()),
+            _ => SockAddr::Other(family, tail.to_vec()),
+        }
+    }
+}
+
+/// `socket(family, type | SOCK_CLOEXEC, protocol)`.
+pub(crate) fn socket(family: i32, socket_type: i32, protocol: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: plain syscall on integer arguments.
+    let fd = cvt(unsafe { libc::socket(family, socket_type | libc::SOCK_CLOEXEC, protocol) })?;
+    Ok(owned(fd))
+}
+
+/// `socketpair(family, type | SOCK_CLOEXEC, protocol)`.
+pub(crate) fn socketpair(
+    family: i32,
+    socket_type: i32,
+    protocol: i32,
+) -> Result<(OwnedFd, OwnedFd), Errno> {
+    let mut fds = [-1 as c_int; 2];
+    // SAFETY: `fds` has room for the two fds the kernel writes.
+    cvt(unsafe {
+        libc::socketpair(
+            family,
+            socket_type | libc::SOCK_CLOEXEC,
+            protocol,
+            fds.as_mut_ptr(),
+        )
+    })?;
+    Ok((owned(fds[0]), owned(fds[1])))
+}
+
+/// `close(fd)`, reporting its error (the fd is gone either way, as on Linux).
+pub(crate) fn close(fd: OwnedFd) -> Result<(), Errno> {
+    // SAFETY: we own `fd` and give it up here.
+    cvt(unsafe { libc::close(fd.into_raw_fd()) }).map(drop)
+}
+
+/// `connect(fd, address)`.
+pub(crate) fn connect(fd: BorrowedFd<'_>, address: &SockAddr) -> Result<(), Errno> {
+    let raw = address.to_raw()?;
+    // SAFETY: `raw` holds `raw.len` valid bytes of address.
+    cvt(unsafe { libc::connect(fd.as_raw_fd(), raw.as_ptr(), raw.len) }).map(drop)
+}
+
+/// `bind(fd, address)`.
+pub(crate) fn bind(fd: BorrowedFd<'_>, address: &SockAddr) -> Result<(), Errno> {
+    let raw = address.to_raw()?;
+    // SAFETY: `raw` holds `raw.len` valid bytes of address.
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), raw.as_ptr(), raw.len) }).map(drop)
+}
+
+/// `listen(fd, backlog)`.
+pub(crate) fn listen(fd: BorrowedFd<'_>, backlog: i32) -> Result<(), Errno> {
+    // SAFETY: plain syscall on integer arguments.
+    cvt(unsafe { libc::listen(fd.as_raw_fd(), backlog) }).map(drop)
+}
+
+/// `accept4(fd, &addr, &len, flags | SOCK_CLOEXEC)`.
+pub(crate) fn accept(fd: BorrowedFd<'_>, flags: i32) -> Result<(OwnedFd, SockAddr), Errno> {
+    let mut raw = RawAddr::zeroed();
+    // SAFETY: `raw` has room for `raw.len` bytes of address.
+    let new = cvt(unsafe {
+        libc::accept4(
+            fd.as_raw_fd(),
+            raw.as_mut_ptr(),
+            &mut raw.len,
+            flags | libc::SOCK_CLOEXEC,
+        )
+    })?;
+    Ok((owned(new), SockAddr::from_raw(&raw)))
+}
+
+/// `getsockname(fd)`.
+pub(crate) fn getsockname(fd: BorrowedFd<'_>) -> Result<SockAddr, Errno> {
+    let mut raw = RawAddr::zeroed();
+    // SAFETY: `raw` has room for `raw.len` bytes of address.
+    cvt(unsafe { libc::getsockname(fd.as_raw_fd(), raw.as_mut_ptr(), &mut raw.len) })?;
+    Ok(SockAddr::from_raw(&raw))
+}
+
+/// `getpeername(fd)`.
+pub(crate) fn getpeername(fd: BorrowedFd<'_>) -> Result<SockAddr, Errno> {
+    let mut raw = RawAddr::zeroed();
+    // SAFETY: `raw` has room for `raw.len` bytes of address.
+    cvt(unsafe { libc::getpeername(fd.as_raw_fd(), raw.as_mut_ptr(), &mut raw.len) })?;
+    Ok(SockAddr::from_raw(&raw))
+}
+
+/// `getsockopt(fd, level, name)` with a `length`-byte buffer: the bytes the kernel wrote.
+pub(crate) fn getsockopt(
+    fd: BorrowedFd<'_>,
+    level: i32,
+    name: i32,
+    length: usize,
+) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; length];
+    let mut len = libc::socklen_t::try_from(length).map_err(|_| libc::EINVAL)?;
+    // SAFETY: `buf` has room for `len` bytes.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            buf.as_mut_ptr().cast(),
+            &mut len,
+        )
+    })?;
+    buf.truncate(usize::try_from(len).unwrap_or(0));
+    Ok(buf)
+}
+
+/// `setsockopt(fd, level, name, value, len(value))`.
+pub(crate) fn setsockopt(
+    fd: BorrowedFd<'_>,
+    level: i32,
+    name: i32,
+    value: &[u8],
+) -> Result<(), Errno> {
+    let len = libc::socklen_t::try_from(value.len()).map_err(|_| libc::EINVAL)?;
+    // SAFETY: `value` holds `len` readable bytes.
+    cvt(unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, value.as_ptr().cast(), len) })
+        .map(drop)
+}
+
+/// `setsockopt(fd, level, name, NULL, length)`.
+pub(crate) fn setsockopt_null(
+    fd: BorrowedFd<'_>,
+    level: i32,
+    name: i32,
+    length: libc::socklen_t,
+) -> Result<(), Errno> {
+    // SAFETY: a NULL value is for the kernel to judge (EFAULT at worst).
+    cvt(unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, std::ptr::null(), length) })
+        .map(drop)
+}
+
+/// `send(fd, data, flags | MSG_NOSIGNAL)`.
+pub(crate) fn send(fd: BorrowedFd<'_>, data: &[u8], flags: i32) -> Result<usize, Errno> {
+    // SAFETY: `data` holds `data.len()` readable bytes.
+    cvt_len(unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            flags | libc::MSG_NOSIGNAL,
+        )
+    })
+}
+
+/// `sendto(fd, data, flags | MSG_NOSIGNAL, address)`.
+pub(crate) fn sendto(
+    fd: BorrowedFd<'_>,
+    data: &[u8],
+    flags: i32,
+    address: &SockAddr,
+) -> Result<usize, Errno> {
+    let raw = address.to_raw()?;
+    // SAFETY: `data` holds `data.len()` readable bytes, `raw` a valid address.
+    cvt_len(unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            flags | libc::MSG_NOSIGNAL,
+            raw.as_ptr(),
+            raw.len,
+        )
+    })
+}
+
+/// Runs a receive call on `length` bytes of fresh capacity and keeps what it wrote.
+///
+/// `MSG_TRUNC` can make the kernel report more than it wrote: only the bytes
+/// written are kept.
+fn recv_into(
+    length: usize,
+    call: impl FnOnce(*mut c_void, usize) -> isize,
+) -> Result<Vec<u8>, Errno> {
+    let mut buf = Vec::<u8>::with_capacity(length);
+    let got = cvt_len(call(buf.as_mut_ptr().cast(), length))?;
+    // SAFETY: the kernel initialized the first `min(got, length)` bytes and
+    // the capacity is at least `length`.
+    unsafe { buf.set_len(got.min(length)) };
+    Ok(buf)
+}
+
+/// `recv(fd, buf, length, flags)`: the bytes received.
+pub(crate) fn recv(fd: BorrowedFd<'_>, length: usize, flags: i32) -> Result<Vec<u8>, Errno> {
+    // SAFETY: `recv_into` passes a buffer with room for `len` bytes.
+    recv_into(length, |ptr, len| unsafe {
+        libc::recv(fd.as_raw_fd(), ptr, len, flags)
+    })
+}
+
+/// `recvfrom(fd, buf, length, flags)`: the bytes and the sender's address.
+pub(crate) fn recvfrom(
+    fd: BorrowedFd<'_>,
+    length: usize,
+    flags: i32,
+) -> Result<(Vec<u8>, SockAddr), Errno> {
+    let mut raw = RawAddr::zeroed();
+    // SAFETY: `recv_into` passes a buffer with room for `len` bytes; `raw`
+    // has room for `raw.len` bytes of address.
+    let data = recv_into(length, |ptr, len| unsafe {
+        libc::recvfrom(
+            fd.as_raw_fd(),
+            ptr,
+            len,
+            flags,
+            raw.as_mut_ptr(),
+            &mut raw.len,
+        )
+    })?;
+    Ok((data, SockAddr::from_raw(&raw)))
+}
+
+/// `shutdown(fd, how)`.
+pub(crate) fn shutdown(fd: BorrowedFd<'_>, how: i32) -> Result<(), Errno> {
+    // SAFETY: plain syscall on integer arguments.
+    cvt(unsafe { libc::shutdown(fd.as_raw_fd(), how) }).map(drop)
+}
+
+/// `fcntl(fd, F_DUPFD_CLOEXEC, 0)`.
+pub(crate) fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    rustix::io::fcntl_dupfd_cloexec(fd, 0).map_err(|e| e.raw_os_error())
+}
+
+/// Whether `FD_CLOEXEC` is set.
+pub(crate) fn get_cloexec(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
+    let flags = rustix::io::fcntl_getfd(fd).map_err(|e| e.raw_os_error())?;
+    Ok(flags.contains(rustix::io::FdFlags::CLOEXEC))
+}
+
+/// Sets or clears `FD_CLOEXEC`, keeping the other fd flags.
+pub(crate) fn set_cloexec(fd: BorrowedFd<'_>, cloexec: bool) -> Result<(), Errno> {
+    let mut flags = rustix::io::fcntl_getfd(fd).map_err(|e| e.raw_os_error())?;
+    flags.set(rustix::io::FdFlags::CLOEXEC, cloexec);
+    rustix::io::fcntl_setfd(fd, flags).map_err(|e| e.raw_os_error())
+}
+
+/// Whether `O_NONBLOCK` is set on the open file.
+pub(crate) fn get_nonblocking(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
+    let flags = rustix::fs::fcntl_getfl(fd).map_err(|e| e.raw_os_error())?;
+    Ok(flags.contains(rustix::fs::OFlags::NONBLOCK))
+}
+
+/// `ioctl(fd, FIONBIO, &nonblocking)`.
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, nonblocking: bool) -> Result<(), Errno> {
+    rustix::io::ioctl_fionbio(fd, nonblocking).map_err(|e| e.raw_os_error())
+}
+
+/// `poll` on one fd: its `revents`, 0 on timeout. A negative timeout waits for ever.
+pub(crate) fn poll(fd: BorrowedFd<'_>, events: i16, timeout_ms: i32) -> Result<i16, Errno> {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid `pollfd`.
+    let n = cvt(unsafe { libc::poll(&mut pfd, 1, timeout_ms) })?;
+    Ok(if n == 0 { 0 } else { pfd.revents })
+}
+
+/// `gethostname()`.
+pub(crate) fn gethostname() -> Result<String, Errno> {
+    // Linux host names are at most 64 bytes (`HOST_NAME_MAX`); leave room.
+    let mut buf = [0u8; 256];
+    // SAFETY: `buf` has room for `buf.len()` bytes.
+    cvt(unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) })?;
+    let name = CStr::from_bytes_until_nul(&buf).map_err(|_| libc::ENAMETOOLONG)?;
+    Ok(name.to_string_lossy().into_owned())
+}
+
+/// `clock_gettime(CLOCK_MONOTONIC)`, in nanoseconds.
+pub(crate) fn monotonic_ns() -> u64 {
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
+    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+}
+
+/// `strerror(errno)`: the C library's text (`Connection refused`; `Unknown
+/// error 999` for a number it does not know).
+pub(crate) fn strerror(errno: Errno) -> String {
+    let mut buf = [0u8; 1024];
+    // SAFETY: `buf` has room for `buf.len()` bytes; the XSI `strerror_r`
+    // always NUL-terminates what it writes.
+    let ret = unsafe { libc::strerror_r(errno, buf.as_mut_ptr().cast(), buf.len()) };
+    match CStr::from_bytes_until_nul(&buf) {
+        Ok(text) if !text.is_empty() => text.to_string_lossy().into_owned(),
+        _ => format!("Unknown error {errno} ({ret})"),
+    }
+}
+
+/// A failed `getaddrinfo`/`getnameinfo` (mirrors the WIT `gai-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct GaiError {
+    /// The `EAI_*` code.
+    pub(crate) code: i32,
+    /// `gai_strerror(code)`, or `strerror(errno)` for `EAI_SYSTEM`.
+    pub(crate) message: String,
+    /// The errno behind `EAI_SYSTEM`.
+    pub(crate) errno: Option<Errno>,
+}
+
+impl GaiError {
+    /// The error for a code `getaddrinfo`/`getnameinfo` returned; `errno` is
+    /// read for `EAI_SYSTEM` only.
+    pub(crate) fn from_code(code: i32, errno: Errno) -> GaiError {
+        if code == libc::EAI_SYSTEM {
+            return GaiError::system(errno);
+        }
+        // SAFETY: `gai_strerror` returns a static string for any code.
+        let text = unsafe { CStr::from_ptr(libc::gai_strerror(code)) };
+        GaiError {
+            code,
+            message: text.to_string_lossy().into_owned(),
+            errno: None,
+        }
+    }
+
+    /// `EAI_SYSTEM` for `errno`.
+    pub(crate) fn system(errno: Errno) -> GaiError {
+        GaiError {
+            code: libc::EAI_SYSTEM,
+            message: strerror(errno),
+            errno: Some(errno),
+        }
+    }
+}
+
+/// One `getaddrinfo` result (mirrors the WIT `addrinfo`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct AddrInfo {
+    pub(crate) family: i32,
+    pub(crate) socket_type: i32,
+    pub(crate) protocol: i32,
+    pub(crate) canonname: Option<String>,
+    pub(crate) address: SockAddr,
+}
+
+/// A C string for a lookup argument; a string with a NUL inside cannot be
+/// passed to C at all and is `EAI_SYSTEM`/`EINVAL`.
+fn lookup_cstring(s: Option<&str>) -> Result<Option<CString>, GaiError> {
+    s.map(|s| CString::new(s).map_err(|_| GaiError::system(libc::EINVAL)))
+        .transpose()
+}
+
+/// `getaddrinfo(host, port, hints)`.
+pub(crate) fn getaddrinfo(
+    host: Option<&str>,
+    port: Option<&str>,
+    family: i32,
+    socket_type: i32,
+    protocol: i32,
+    flags: i32,
+) -> Result<Vec<AddrInfo>, GaiError> {
+    let host = lookup_cstring(host)?;
+    let port = lookup_cstring(port)?;
+    // SAFETY: `addrinfo` is plain old data; all zeroes (NULL pointers) is valid.
+    let mut hints: libc::addrinfo = unsafe { mem::zeroed() };
+    hints.ai_family = family;
+    hints.ai_socktype = socket_type;
+    hints.ai_protocol = protocol;
+    hints.ai_flags = flags;
+    let mut res: *mut libc::addrinfo = std::ptr::null_mut();
+    // SAFETY: the strings are NUL-terminated or NULL, `hints` is valid and
+    // `res` receives a list we free below.
+    let code = unsafe {
+        libc::getaddrinfo(
+            host.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            port.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+            &hints,
+            &mut res,
+        )
+    };
+    if code != 0 {
+        return Err(GaiError::from_code(code, last_errno()));
+    }
+    let mut out = Vec::new();
+    let mut cur = res;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list `getaddrinfo` returned.
+        let ai = unsafe { &*cur };
+        let mut raw = RawAddr::zeroed();
+        let len = usize::try_from(ai.ai_addrlen).unwrap_or(0).min(STORAGE_LEN);
+        if !ai.ai_addr.is_null() {
+            // SAFETY: `ai_addr` points to `ai_addrlen` bytes of address.
+            let src = unsafe { std::slice::from_raw_parts(ai.ai_addr.cast::<u8>(), len) };
+            raw.bytes_mut()[..len].copy_from_slice(src);
+            raw.len = len as libc::socklen_t;
+        } else {
+            raw.len = 0;
+        }
+        let canonname = (!ai.ai_canonname.is_null()).then(|| {
+            // SAFETY: a non-NULL `ai_canonname` is a C string.
+            unsafe { CStr::from_ptr(ai.ai_canonname) }
+                .to_string_lossy()
+                .into_owned()
+        });
+        out.push(AddrInfo {
+            family: ai.ai_family,
+            socket_type: ai.ai_socktype,
+            protocol: ai.ai_protocol,
+            canonname,
+            address: SockAddr::from_raw(&raw),
+        });
+        cur = ai.ai_next;
+    }
+    // SAFETY: `res` is the list `getaddrinfo` returned, freed once.
+    unsafe { libc::freeaddrinfo(res) };
+    Ok(out)
+}
+
+/// `getnameinfo(address, flags)`: the host and the service.
+pub(crate) fn getnameinfo(address: &SockAddr, flags: i32) -> Result<(String, String), GaiError> {
+    let raw = address.to_raw().map_err(GaiError::system)?;
+    let mut host = [0u8; libc::NI_MAXHOST as usize];
+    let mut serv = [0u8; NI_MAXSERV];
+    // SAFETY: `raw` is a valid address; the buffers have the lengths passed.
+    let code = unsafe {
+        libc::getnameinfo(
+            raw.as_ptr(),
+            raw.len,
+            host.as_mut_ptr().cast(),
+            host.len() as libc::socklen_t,
+            serv.as_mut_ptr().cast(),
+            serv.len() as libc::socklen_t,
+            flags,
+        )
+    };
+    if code != 0 {
+        return Err(GaiError::from_code(code, last_errno()));
+    }
+    let text = |buf: &[u8]| {
+        CStr::from_bytes_until_nul(buf)
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    Ok((text(&host), text(&serv)))
+}
+
+/// glibc's `NI_MAXSERV` (`<netdb.h>`), which the `libc` crate lacks on Linux.
+const NI_MAXSERV: usize = 32;
+
+/// Constants that glibc's headers define and the `libc` crate does not
+/// export for Linux. The values are glibc's (`<netdb.h>`, `<netinet/in.h>`,
+/// `<bits/errno.h>`), stable Linux ABI.
+mod extra {
+    pub const NI_MAXSERV: i64 = super::NI_MAXSERV as i64;
+    pub const AI_IDN: i64 = 0x0040;
+    pub const AI_CANONIDN: i64 = 0x0080;
+    pub const EAI_ADDRFAMILY: i64 = -9;
+    pub const EAI_INPROGRESS: i64 = -100;
+    pub const EAI_CANCELED: i64 = -101;
+    pub const EAI_NOTCANCELED: i64 = -102;
+    pub const EAI_ALLDONE: i64 = -103;
+    pub const EAI_INTR: i64 = -104;
+    pub const EAI_IDN_ENCODE: i64 = -105;
+    /// glibc's name for `IPV6_ADD_MEMBERSHIP`.
+    pub const IPV6_JOIN_GROUP: i64 = libc::IPV6_ADD_MEMBERSHIP as i64;
+    /// glibc's name for `IPV6_DROP_MEMBERSHIP`.
+    pub const IPV6_LEAVE_GROUP: i64 = libc::IPV6_DROP_MEMBERSHIP as i64;
+    /// `sizeof(((struct sockaddr_un *)0)->sun_path)`: the longest unix
+    /// address, which the guest checks before any syscall.
+    pub const SUN_PATH_SIZE: i64 = (std::mem::size_of::<libc::sockaddr_un>()
+        - std::mem::offset_of!(libc::sockaddr_un, sun_path))
+        as i64;
+}
+
+/// Builds the `(name, value)` table from constant names.
+macro_rules! constants {
+    ( libc: [ $($name:ident),* $(,)? ], extra: [ $($ename:ident),* $(,)? ] $(,)? ) => {
+        &[
+            $( (stringify!($name), libc::$name as i64), )*
+            $( (stringify!($ename), extra::$ename), )*
+        ]
+    };
+}
+
+/// The host's constants, by their C names (what the WIT `constants` returns).
+pub(crate) static CONSTANTS: &[(&str, i64)] = constants! {
+    libc: [
+        // Address families.
+        AF_UNSPEC, AF_UNIX, AF_LOCAL, AF_INET, AF_INET6, AF_PACKET, AF_NETLINK,
+        AF_BLUETOOTH, AF_CAN, AF_ALG, AF_VSOCK, AF_TIPC, AF_RDS, AF_APPLETALK,
+        AF_IPX, AF_X25, AF_AX25, AF_KEY, AF_ROUTE, AF_IRDA, AF_SNA, AF_DECnet,
+        AF_NETROM, AF_ROSE, AF_WANPIPE, AF_LLC, AF_IB, AF_MPLS,
+        AF_XDP, AF_PPPOX, AF_BRIDGE, AF_ATMPVC, AF_ATMSVC, AF_ISDN,
+        PF_UNSPEC, PF_UNIX, PF_INET, PF_INET6, PF_PACKET, PF_NETLINK,
+        // Socket types and flags.
+        SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_RDM, SOCK_SEQPACKET,
+        SOCK_NONBLOCK, SOCK_CLOEXEC,
+        // Levels.
+        SOL_SOCKET, SOL_TCP, SOL_UDP, SOL_IP, SOL_IPV6, SOL_ICMPV6, SOL_RAW,
+        SOL_PACKET, SOL_NETLINK, SOL_ALG, SOL_TIPC, SOL_TLS,
+        // Socket options.
+        SO_DEBUG, SO_REUSEADDR, SO_REUSEPORT, SO_TYPE, SO_ERROR, SO_DONTROUTE,
+        SO_BROADCAST, SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE,
+        SO_KEEPALIVE, SO_OOBINLINE, SO_NO_CHECK, SO_PRIORITY, SO_LINGER,
+        SO_BSDCOMPAT, SO_PASSCRED, SO_PEERCRED, SO_RCVLOWAT, SO_SNDLOWAT,
+        SO_RCVTIMEO, SO_SNDTIMEO, SO_BINDTODEVICE, SO_ATTACH_FILTER,
+        SO_DETACH_FILTER, SO_PEERNAME, SO_TIMESTAMP, SO_ACCEPTCONN, SO_PEERSEC,
+        SO_PASSSEC, SO_TIMESTAMPNS, SO_MARK, SO_TIMESTAMPING, SO_PROTOCOL,
+        SO_DOMAIN, SO_RXQ_OVFL, SO_WIFI_STATUS, SO_PEEK_OFF, SO_NOFCS,
+        SO_LOCK_FILTER, SO_SELECT_ERR_QUEUE, SO_BUSY_POLL, SO_MAX_PACING_RATE,
+        SO_INCOMING_CPU, SO_ATTACH_BPF, SO_DETACH_BPF, SO_COOKIE, SO_PEERGROUPS,
+        SO_ZEROCOPY, SO_TXTIME, SO_BINDTOIFINDEX, SO_INCOMING_NAPI_ID,
+        // Protocols.
+        IPPROTO_IP, IPPROTO_ICMP, IPPROTO_IGMP, IPPROTO_IPIP, IPPROTO_TCP,
+        IPPROTO_EGP, IPPROTO_PUP, IPPROTO_UDP, IPPROTO_IDP, IPPROTO_TP,
+        IPPROTO_DCCP, IPPROTO_IPV6, IPPROTO_HOPOPTS, IPPROTO_ROUTING,
+        IPPROTO_FRAGMENT, IPPROTO_RSVP, IPPROTO_GRE, IPPROTO_ESP, IPPROTO_AH,
+        IPPROTO_ICMPV6, IPPROTO_NONE, IPPROTO_DSTOPTS, IPPROTO_MTP,
+        IPPROTO_ENCAP, IPPROTO_PIM, IPPROTO_COMP, IPPROTO_SCTP,
+        IPPROTO_UDPLITE, IPPROTO_MPLS, IPPROTO_RAW, IPPROTO_MPTCP,
+        // IP options.
+        IP_TOS, IP_TTL, IP_HDRINCL, IP_OPTIONS, IP_RECVOPTS, IP_RETOPTS,
+        IP_PKTINFO, IP_MTU_DISCOVER, IP_RECVERR, IP_RECVTTL, IP_RECVTOS,
+        IP_MTU, IP_FREEBIND, IP_TRANSPARENT, IP_BIND_ADDRESS_NO_PORT,
+        IP_MULTICAST_IF, IP_MULTICAST_TTL, IP_MULTICAST_LOOP,
+        IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP, IP_DEFAULT_MULTICAST_TTL,
+        IP_DEFAULT_MULTICAST_LOOP,
+        IPV6_V6ONLY, IPV6_UNICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS,
+        IPV6_MULTICAST_LOOP, IPV6_ADD_MEMBERSHIP, IPV6_DROP_MEMBERSHIP, IPV6_RECVPKTINFO,
+        IPV6_PKTINFO, IPV6_RECVTCLASS, IPV6_TCLASS, IPV6_RECVERR, IPV6_MTU,
+        IPV6_MTU_DISCOVER, IPV6_CHECKSUM, IPV6_DONTFRAG, IPV6_HOPLIMIT,
+        IPV6_RECVHOPLIMIT,
+        // TCP options.
+        TCP_NODELAY, TCP_MAXSEG, TCP_CORK, TCP_KEEPIDLE, TCP_KEEPINTVL,
+        TCP_KEEPCNT, TCP_SYNCNT, TCP_LINGER2, TCP_DEFER_ACCEPT,
+        TCP_WINDOW_CLAMP, TCP_INFO, TCP_QUICKACK, TCP_CONGESTION, TCP_MD5SIG,
+        TCP_THIN_LINEAR_TIMEOUTS, TCP_THIN_DUPACK, TCP_USER_TIMEOUT,
+        TCP_REPAIR, TCP_REPAIR_QUEUE, TCP_QUEUE_SEQ, TCP_REPAIR_OPTIONS,
+        TCP_FASTOPEN, TCP_TIMESTAMP, TCP_NOTSENT_LOWAT, TCP_CC_INFO,
+        TCP_SAVE_SYN, TCP_SAVED_SYN, TCP_REPAIR_WINDOW, TCP_FASTOPEN_CONNECT,
+        TCP_ULP, TCP_MD5SIG_EXT, TCP_FASTOPEN_KEY, TCP_FASTOPEN_NO_COOKIE,
+        TCP_ZEROCOPY_RECEIVE, TCP_INQ,
+        // UDP options.
+        UDP_CORK, UDP_ENCAP, UDP_NO_CHECK6_TX, UDP_NO_CHECK6_RX, UDP_SEGMENT,
+        UDP_GRO,
+        // shutdown().
+        SHUT_RD, SHUT_WR, SHUT_RDWR,
+        // Message flags.
+        MSG_OOB, MSG_PEEK, MSG_DONTROUTE, MSG_CTRUNC, MSG_TRUNC, MSG_DONTWAIT,
+        MSG_EOR, MSG_WAITALL, MSG_FIN, MSG_SYN, MSG_CONFIRM, MSG_RST,
+        MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_MORE, MSG_WAITFORONE, MSG_FASTOPEN,
+        MSG_CMSG_CLOEXEC, MSG_ZEROCOPY,
+        // poll().
+        POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDNORM,
+        POLLRDBAND, POLLWRNORM, POLLWRBAND, POLLRDHUP,
+        // getaddrinfo() and getnameinfo().
+        AI_PASSIVE, AI_CANONNAME, AI_NUMERICHOST, AI_V4MAPPED, AI_ALL,
+        AI_ADDRCONFIG, AI_NUMERICSERV,
+        NI_NUMERICHOST, NI_NUMERICSERV, NI_NOFQDN, NI_NAMEREQD, NI_DGRAM,
+        NI_IDN, NI_MAXHOST,
+        EAI_BADFLAGS, EAI_NONAME, EAI_AGAIN, EAI_FAIL, EAI_NODATA, EAI_FAMILY,
+        EAI_SOCKTYPE, EAI_SERVICE, EAI_MEMORY, EAI_SYSTEM, EAI_OVERFLOW,
+        // listen() and addresses.
+        SOMAXCONN, INADDR_ANY, INADDR_LOOPBACK, INADDR_BROADCAST, INADDR_NONE,
+        // Every errno name glibc defines on Linux.
+        EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, ENOEXEC, EBADF, ECHILD,
+        EAGAIN, ENOMEM, EACCES, EFAULT, ENOTBLK, EBUSY, EEXIST, EXDEV, ENODEV,
+        ENOTDIR, EISDIR, EINVAL, ENFILE, EMFILE, ENOTTY, ETXTBSY, EFBIG, ENOSPC,
+        ESPIPE, EROFS, EMLINK, EPIPE, EDOM, ERANGE, EDEADLK, ENAMETOOLONG,
+        ENOLCK, ENOSYS, ENOTEMPTY, ELOOP, EWOULDBLOCK, ENOMSG, EIDRM, ECHRNG,
+        EL2NSYNC, EL3HLT, EL3RST, ELNRNG, EUNATCH, ENOCSI, EL2HLT, EBADE, EBADR,
+        EXFULL, ENOANO, EBADRQC, EBADSLT, EDEADLOCK, EBFONT, ENOSTR, ENODATA,
+        ETIME, ENOSR, ENONET, ENOPKG, EREMOTE, ENOLINK, EADV, ESRMNT, ECOMM,
+        EPROTO, EMULTIHOP, EDOTDOT, EBADMSG, EOVERFLOW, ENOTUNIQ, EBADFD,
+        EREMCHG, ELIBACC, ELIBBAD, ELIBSCN, ELIBMAX, ELIBEXEC, EILSEQ, ERESTART,
+        ESTRPIPE, EUSERS, ENOTSOCK, EDESTADDRREQ, EMSGSIZE, EPROTOTYPE,
+        ENOPROTOOPT, EPROTONOSUPPORT, ESOCKTNOSUPPORT, EOPNOTSUPP, ENOTSUP,
+        EPFNOSUPPORT, EAFNOSUPPORT, EADDRINUSE, EADDRNOTAVAIL, ENETDOWN,
+        ENETUNREACH, ENETRESET, ECONNABORTED, ECONNRESET, ENOBUFS, EISCONN,
+        ENOTCONN, ESHUTDOWN, ETOOMANYREFS, ETIMEDOUT, ECONNREFUSED, EHOSTDOWN,
+        EHOSTUNREACH, EALREADY, EINPROGRESS, ESTALE, EUCLEAN, ENOTNAM, ENAVAIL,
+        EISNAM, EREMOTEIO, EDQUOT, ENOMEDIUM, EMEDIUMTYPE, ECANCELED, ENOKEY,
+        EKEYEXPIRED, EKEYREVOKED, EKEYREJECTED, EOWNERDEAD, ENOTRECOVERABLE,
+        ERFKILL, EHWPOISON,
+    ],
+    extra: [
+        NI_MAXSERV, AI_IDN, AI_CANONIDN, EAI_ADDRFAMILY, EAI_INPROGRESS,
+        EAI_CANCELED, EAI_NOTCANCELED, EAI_ALLDONE, EAI_INTR, EAI_IDN_ENCODE,
+        IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP, SUN_PATH_SIZE,
+    ],
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misc_calls() {
+        assert!(!gethostname().unwrap().is_empty());
+        assert_eq!(strerror(libc::ECONNREFUSED), "Connection refused");
+        assert_eq!(strerror(libc::EINPROGRESS), "Operation now in progress");
+        assert_eq!(strerror(99999), "Unknown error 99999");
+        let a = monotonic_ns();
+        let b = monotonic_ns();
+        assert!(b >= a && a > 0);
+    }
+
+    #[test]
+    fn constants_hold_the_host_values() {
+        let get = |name: &str| {
+            CONSTANTS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| *v)
+                .unwrap_or_else(|| panic!("{name} missing"))
+        };
+        assert_eq!(get("AF_INET"), 2);
+        assert_eq!(get("AF_INET6"), 10);
+        assert_eq!(get("SOCK_NONBLOCK"), 0o4000);
+        assert_eq!(get("ECONNREFUSED"), 111);
+        assert_eq!(get("EWOULDBLOCK"), get("EAGAIN"));
+        assert_eq!(get("EDEADLOCK"), get("EDEADLK"));
+        assert_eq!(get("ENOTSUP"), get("EOPNOTSUPP"));
+        assert_eq!(get("EAI_NONAME"), -2);
+        assert_eq!(get("EAI_SYSTEM"), -11);
+        assert_eq!(get("EAI_ADDRFAMILY"), -9);
+        assert_eq!(get("NI_MAXHOST"), 1025);
+        assert_eq!(get("NI_MAXSERV"), 32);
+        assert_eq!(get("INADDR_NONE"), 0xffff_ffff);
+        assert_eq!(get("INADDR_LOOPBACK"), 0x7f00_0001);
+        assert_eq!(get("SOMAXCONN"), 4096);
+        assert_eq!(get("MSG_NOSIGNAL"), 0x4000);
+        assert_eq!(get("POLLOUT"), 4);
+        assert_eq!(get("TCP_NODELAY"), 1);
+        assert_eq!(get("IPV6_JOIN_GROUP"), 20);
+        // Every name once, and every errno the C library names has its text.
+        let mut names: Vec<_> = CONSTANTS.iter().map(|(n, _)| *n).collect();
+        names.sort();
+        let len = names.len();
+        names.dedup();
+        assert_eq!(names.len(), len, "duplicate names");
+        for (name, value) in CONSTANTS {
+            if name.starts_with('E') && !name.starts_with("EAI_") {
+                let errno = i32::try_from(*value).unwrap();
+                assert!(!strerror(errno).starts_with("Unknown error"), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn sockaddr_encoding_follows_the_kernel_rules() {
+        let raw = SockAddr::Unix(b"/tmp/x".to_vec()).to_raw().unwrap();
+        assert_eq!(raw.len as usize, 2 + 6 + 1);
+        let raw = SockAddr::Unix(b"\0abc".to_vec()).to_raw().unwrap();
+        assert_eq!(raw.len as usize, 2 + 4);
+        let raw = SockAddr::Unix(Vec::new()).to_raw().unwrap();
+        assert_eq!(raw.len as usize, 2);
+        assert!(SockAddr::Unix(vec![b'a'; 107]).to_raw().is_ok());
+        assert_eq!(
+            SockAddr::Unix(vec![b'a'; 108]).to_raw().err(),
+            Some(libc::EINVAL)
+        );
+        assert!(
+            SockAddr::Unix([&[0u8][..], &[b'a'; 107]].concat())
+                .to_raw()
+                .is_ok()
+        );
+        assert_eq!(
+            SockAddr::Unix(vec![0; 109]).to_raw().err(),
+            Some(libc::EINVAL)
+        );
+        assert_eq!(
+            SockAddr::Other(70000, vec![]).to_raw().err(),
+            Some(libc::EAFNOSUPPORT)
+        );
+        assert_eq!(
+            SockAddr::Other(17, vec![0; 127]).to_raw().err(),
+            Some(libc::EINVAL)
+        );
+        for addr in [
+            SockAddr::Inet(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080)),
+            SockAddr::Inet6(SocketAddrV6::new(
+                "fe80::1".parse().unwrap(),
+                443,
+                0x12345,
+                7,
+            )),
+            SockAddr::Unix(b"\0abstract".to_vec()),
+            SockAddr::Unix(Vec::new()),
+            SockAddr::Other(libc::AF_PACKET, vec![1, 2, 3]),
+        ] {
+            let raw = addr.to_raw().unwrap();
+            assert_eq!(SockAddr::from_raw(&raw), addr);
+        }
+        assert_eq!(
+            SockAddr::from_raw(&SockAddr::Unspec.to_raw().unwrap()),
+            SockAddr::Unspec
+        );
+        // A pathname comes back as the kernel reports it: with its NUL.
+        let raw = SockAddr::Unix(b"/tmp/x".to_vec()).to_raw().unwrap();
+        assert_eq!(
+            SockAddr::from_raw(&raw),
+            SockAddr::Unix(b"/tmp/x\0".to_vec())
+        );
+    }
+}

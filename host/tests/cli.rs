@@ -1,0 +1,337 @@
+//! The `nativesock` binary, driven as a user would: flags, errors, exit
+//! codes, the demo and Ctrl-C. Every wait is bounded.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+mod programs {
+    #![allow(dead_code, reason = "the CLI tests use a few of the test programs")]
+    include!(concat!(env!("OUT_DIR"), "/test_programs.rs"));
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_nativesock");
+
+/// The longest one run may take (compiling the demo included).
+const DEADLINE: Duration = Duration::from_secs(120);
+
+struct Output {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    fn code(&self) -> i32 {
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("killed by a signal: {:?}\n{}", self.status, self.stderr))
+    }
+}
+
+/// Drains a pipe on a thread, so that a chatty child never blocks.
+fn drain(pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
+    thread::spawn(move || {
+        let mut text = String::new();
+        let _ = BufReader::new(pipe).read_to_string(&mut text);
+        text
+    })
+}
+
+/// Waits for `child` until `deadline` from now; kills it after that.
+fn wait(child: &mut Child, deadline: Duration) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`nativesock` did not finish within {deadline:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn nativesock(args: &[&str]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nativesock");
+    let stdout = drain(child.stdout.take().unwrap());
+    let stderr = drain(child.stderr.take().unwrap());
+    let status = wait(&mut child, DEADLINE);
+    Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+/// Asserts that `stderr` is exactly one `error: ...` line, with no panic or backtrace.
+#[track_caller]
+fn assert_one_error_line(stderr: &str) {
+    assert!(
+        stderr.starts_with("error: ") && stderr.ends_with('\n') && stderr.lines().count() == 1,
+        "not one error line: {stderr:?}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.trim_end().ends_with('.'),
+        "trailing period: {stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_flag_is_a_usage_error() {
+    let out = nativesock(&["run", "--no-such-flag", "app.wasm"]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unexpected argument '--no-such-flag'"),
+        "{}",
+        out.stderr
+    );
+    let out = nativesock(&["frobnicate"]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+}
+
+#[test]
+fn a_bad_address_rule_is_a_usage_error() {
+    let out = nativesock(&["run", "--allow-connect", "127.0.0.1/40", "app.wasm"]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "invalid address rule `127.0.0.1/40`: prefix length `40` is not a number in 0-32 as IPv4 needs"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn help_explains_every_flag() {
+    let out = nativesock(&["run", "--help"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    for flag in [
+        "-S <KEY[=VAL]>",
+        "--allow-connect <RULE>",
+        "--allow-bind <RULE>",
+        "--allow-sendto <RULE>",
+        "--allow-unix <DIR>",
+        "--allow-abstract-unix",
+        "--allow-name-lookup",
+        "--audit-log <PATH|->",
+        "--env <NAME[=VAL]>",
+        "--dir <HOST_DIR[::GUEST_DIR]>",
+        "inherit-network",
+    ] {
+        assert!(
+            out.stdout.contains(flag),
+            "`{flag}` missing from:\n{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.wasm");
+    let out = nativesock(&["run", missing.to_str().unwrap()]);
+    assert_eq!(out.code(), 1);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: failed to read `{}`: No such file or directory (os error 2)\n",
+            missing.display()
+        )
+    );
+    assert_one_error_line(&out.stderr);
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn what_is_not_a_component_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "garbage.wasm",
+            &b"#!/bin/sh\necho hello\n"[..],
+            "not a WebAssembly binary",
+        ),
+        ("empty.wasm", b"", "not a WebAssembly binary"),
+        (
+            "module.wasm",
+            b"\0asm\x01\0\0\0",
+            "core WebAssembly module, not a component",
+        ),
+    ];
+    for (name, bytes, problem) in cases {
+        let path = write(dir.path(), name, bytes);
+        let out = nativesock(&["run", &path]);
+        assert_eq!(out.code(), 1, "{name}: {}", out.stderr);
+        assert_one_error_line(&out.stderr);
+        assert!(
+            out.stderr
+                .starts_with(&format!("error: failed to load `{path}`: ")),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(problem), "{name}: {}", out.stderr);
+    }
+}
+
+/// A component that imports `example:missing/iface@1.0.0` (one function `f`)
+/// and nothing else: no host supplies it.
+fn component_with_an_unknown_import() -> Vec<u8> {
+    use wasm_encoder::{
+        Component, ComponentImportSection, ComponentTypeRef, ComponentTypeSection, InstanceType,
+    };
+    let mut instance = InstanceType::new();
+    let no_params: [(&str, wasm_encoder::ComponentValType); 0] = [];
+    instance.ty().function().params(no_params).result(None);
+    instance.export("f", ComponentTypeRef::Func(0));
+    let mut types = ComponentTypeSection::new();
+    types.instance(&instance);
+    let mut imports = ComponentImportSection::new();
+    imports.import("example:missing/iface@1.0.0", ComponentTypeRef::Instance(0));
+    let mut component = Component::new();
+    component.section(&types).section(&imports);
+    component.finish()
+}
+
+#[test]
+fn an_import_nobody_supplies_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "needs.wasm",
+        &component_with_an_unknown_import(),
+    );
+    let out = nativesock(&["run", &path]);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    assert_one_error_line(&out.stderr);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "error: failed to run `{path}`: component imports instance `example:missing/iface@1.0.0`"
+        )),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_demo_runs_on_loopback_and_exits_0() {
+    for args in [&["demo"][..], &["run"]] {
+        let out = nativesock(args);
+        assert_eq!(
+            out.code(),
+            0,
+            "`nativesock {}`\n--- stdout\n{}--- stderr\n{}",
+            args.join(" "),
+            out.stdout,
+            out.stderr
+        );
+        assert!(!out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn an_audit_log_gets_one_json_line_per_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let out = nativesock(&[
+        "run",
+        "--allow-connect",
+        "127.0.0.0/8",
+        "--allow-bind",
+        "127.0.0.0/8",
+        "--audit-log",
+        log.to_str().unwrap(),
+        programs::AUDIT_EVENTS,
+    ]);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with(r#"{"event":"socket.__new__","args":["#)),
+        "exit {}: {}\n--- log\n{text}",
+        out.code(),
+        out.stderr
+    );
+    for line in text.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        assert!(
+            value["event"].is_string() && value["args"].is_array(),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_interrupts_a_blocking_connect_and_exits_130() {
+    // The program connects to a listener whose backlog is full: without a
+    // signal that connect would hang for minutes.
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            "--allow-connect",
+            "127.0.0.0/8",
+            "--allow-bind",
+            "127.0.0.0/8",
+            programs::CONNECT_SIGNAL_RAISES,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nativesock");
+    let stderr = drain(child.stderr.take().unwrap());
+    let (lines, connecting) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let start = Instant::now();
+    loop {
+        let left = DEADLINE.saturating_sub(start.elapsed());
+        match connecting.recv_timeout(left) {
+            Ok(line) if line == "connecting" => break,
+            Ok(_) => {}
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("no `connecting` line: {}", stderr.join().unwrap());
+            }
+        }
+    }
+    // Let the connect block, then press Ctrl-C.
+    thread::sleep(Duration::from_millis(300));
+    let pid = i32::try_from(child.id()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let signalled = Instant::now();
+    let status = wait(&mut child, Duration::from_secs(30));
+    let stderr = stderr.join().unwrap();
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "the connect was not interrupted: {stderr}"
+    );
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("KeyboardInterrupt"), "{stderr}");
+}
