@@ -1,0 +1,368 @@
+//! End-to-end tests: each runs the test program of the same name
+//! (`tests/programs/src/bin/NAME.rs`), composed with the semantics component,
+//! through `nativesock::run` on real loopback sockets, and checks what the
+//! program and the host's hooks saw against CPython 3.11's behaviour.
+
+mod common;
+
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::sleep;
+use std::time::Duration;
+
+use common::*;
+use nativesock::{AuditArg, AuditEvent, AuditScalar, Call, Raised, SocketRef};
+
+include!(concat!(env!("OUT_DIR"), "/test_programs.rs"));
+
+/// A program without a test here is a compile error.
+macro_rules! assert_test_exists {
+    ($name:ident) => {
+        #[expect(unused_imports, reason = "only checks that the test exists")]
+        use self::$name as _;
+    };
+}
+foreach_e2e_program!(assert_test_exists);
+
+/// Runs a program that checks everything itself.
+fn run_checked(path: &str, ctx: &mut nativesock::NativesockCtxBuilder) -> Output {
+    let output = run(&component(path), &[], ctx);
+    output.assert_success();
+    output
+}
+
+#[test]
+fn connect_blocking() {
+    run_checked(CONNECT_BLOCKING, &mut loopback());
+}
+
+#[test]
+fn connect_refused() {
+    run_checked(CONNECT_REFUSED, &mut loopback());
+}
+
+#[test]
+fn connect_nonblocking() {
+    run_checked(CONNECT_NONBLOCKING, &mut loopback());
+}
+
+#[test]
+fn connect_timeout() {
+    run_checked(CONNECT_TIMEOUT, &mut loopback());
+}
+
+/// The signal check the tests plug in: runs the "Python handler" for every
+/// signal that arrived, counting them in `handled`; the handler raises
+/// `raises` when it is set.
+fn signal_check(
+    ctx: &mut nativesock::NativesockCtxBuilder,
+    raises: Option<Raised>,
+) -> Arc<AtomicUsize> {
+    let handled = Arc::new(AtomicUsize::new(0));
+    let count = handled.clone();
+    ctx.signal_check(move || {
+        let arrived = take_signals();
+        if arrived == 0 {
+            return Ok(());
+        }
+        count.fetch_add(arrived, Ordering::SeqCst);
+        raises.clone().map_or(Ok(()), Err)
+    });
+    handled
+}
+
+#[test]
+fn connect_signal_timeout() {
+    let _signals = signals();
+    let mut ctx = loopback();
+    let handled = signal_check(&mut ctx, None);
+    let program = Running::start(&component(CONNECT_SIGNAL_TIMEOUT), &[], ctx);
+    for n in 1..=2 {
+        program.wait_for_line("connecting", n);
+        sleep(Duration::from_millis(300));
+        program.signal(libc::SIGUSR1);
+    }
+    program.finish().assert_success();
+    assert_eq!(
+        handled.load(Ordering::SeqCst),
+        2,
+        "each signal interrupts a poll and its handler runs"
+    );
+}
+
+#[test]
+fn connect_signal_raises() {
+    let _signals = signals();
+    let mut ctx = loopback();
+    let division = Raised::new("ZeroDivisionError", "division by zero");
+    let handled = signal_check(&mut ctx, Some(division));
+    let program = Running::start(&component(CONNECT_SIGNAL_RAISES), &[], ctx);
+    for n in 1..=2 {
+        program.wait_for_line("connecting", n);
+        sleep(Duration::from_millis(300));
+        program.signal(libc::SIGUSR1);
+    }
+    program.finish().assert_success();
+    assert_eq!(handled.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn connect_signal_returns() {
+    let _signals = signals();
+    // A listener whose accept queue is full: listen(0) plus one connection.
+    let socket = rustix::net::socket(
+        rustix::net::AddressFamily::INET,
+        rustix::net::SocketType::STREAM,
+        None,
+    )
+    .unwrap();
+    rustix::net::bind(
+        &socket,
+        &"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap(),
+    )
+    .unwrap();
+    rustix::net::listen(&socket, 0).unwrap();
+    let listener = TcpListener::from(socket);
+    let port = listener.local_addr().unwrap().port().to_string();
+    let _queued = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+
+    let mut ctx = loopback();
+    let handled = signal_check(&mut ctx, None);
+    let program = Running::start(&component(CONNECT_SIGNAL_RETURNS), &[&port], ctx);
+    program.wait_for_line("connecting", 1);
+    sleep(Duration::from_millis(300));
+    program.signal(libc::SIGUSR1);
+    sleep(Duration::from_millis(300));
+    // Frees the queue: the kernel's next SYN from the guest gets through.
+    let (_first, _) = listener.accept().unwrap();
+    program.finish().assert_success();
+    assert_eq!(handled.load(Ordering::SeqCst), 1);
+    let (_guest, peer) = listener.accept().unwrap();
+    assert!(peer.ip().is_loopback());
+}
+
+/// A fault injector that fails `call` with `errno` when `fail(n)` is true
+/// for the `n`th such call (from 0), and counts the calls.
+fn inject(
+    ctx: &mut nativesock::NativesockCtxBuilder,
+    call: Call,
+    errno: i32,
+    fail: fn(usize) -> bool,
+) -> Arc<AtomicUsize> {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let count = calls.clone();
+    ctx.fault_injector(move |c| {
+        if c != call {
+            return None;
+        }
+        let n = count.fetch_add(1, Ordering::SeqCst);
+        fail(n).then_some(errno)
+    });
+    calls
+}
+
+#[test]
+fn connect_eintr_injected() {
+    let mut ctx = loopback();
+    let connects = inject(&mut ctx, Call::Connect, libc::EINTR, |_| true);
+    run_checked(CONNECT_EINTR_INJECTED, &mut ctx);
+    assert_eq!(connects.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn connect_poll_eintr() {
+    let mut ctx = loopback();
+    let polls = inject(&mut ctx, Call::Poll, libc::EINTR, |n| n % 2 == 0);
+    run_checked(CONNECT_POLL_EINTR, &mut ctx);
+    // One interrupted and one good poll per connect, at least.
+    let polls = polls.load(Ordering::SeqCst);
+    assert!(polls >= 6, "{polls} polls");
+}
+
+#[test]
+fn fd_isolation() {
+    let component = component(FD_ISOLATION);
+    let owner = Running::start(&component, &["owner"], loopback());
+    let listening = owner.wait_for_line("listening ", 1);
+    let [fd, port] = <[String; 2]>::try_from(listening).expect("listening FD PORT");
+    let intruder = run(&component, &["intruder", &fd, &port], &mut loopback());
+    intruder.assert_success();
+    owner.finish().assert_success();
+}
+
+#[test]
+fn host_fds_unreachable() {
+    let host_socket = TcpListener::bind("127.0.0.1:0").unwrap();
+    let fd = host_socket.as_raw_fd().to_string();
+    run(
+        &component(HOST_FDS_UNREACHABLE),
+        &["0", "1", "2", &fd],
+        &mut loopback(),
+    )
+    .assert_success();
+    host_socket
+        .local_addr()
+        .expect("the host's socket is still open");
+    for stdio in 0..=2 {
+        // SAFETY: the test process's stdio stays open for the whole test.
+        let fd = unsafe { BorrowedFd::borrow_raw(stdio) };
+        rustix::io::fcntl_getfd(fd).expect("the host's stdio is still open");
+    }
+}
+
+fn socket_arg(fd: i32) -> AuditArg {
+    AuditArg::Socket(SocketRef {
+        fd,
+        family: libc::AF_INET,
+        socket_type: libc::SOCK_STREAM,
+        proto: 0,
+    })
+}
+
+fn address(host: &str, port: i64) -> AuditArg {
+    AuditArg::Tuple(vec![AuditScalar::Str(host.into()), AuditScalar::Int(port)])
+}
+
+/// Checks a `socket.__new__` event: CPython passes the new object before
+/// its fd exists, so only the other arguments are compared.
+#[track_caller]
+fn assert_new(event: &AuditEvent) {
+    assert_eq!(event.name, "socket.__new__", "{event:?}");
+    assert!(
+        matches!(event.args[..], [AuditArg::Socket(_), _, _, _]),
+        "{event:?}"
+    );
+    let int = |i| AuditArg::Scalar(AuditScalar::Int(i));
+    let expected = [
+        int(libc::AF_INET.into()),
+        int(libc::SOCK_STREAM.into()),
+        int(0),
+    ];
+    assert_eq!(event.args[1..], expected, "{event:?}");
+}
+
+#[test]
+fn audit_events() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let mut ctx = loopback();
+    let seen = events.clone();
+    ctx.audit_hook(move |event| {
+        seen.lock().unwrap().push(event.clone());
+        Ok(())
+    });
+    let output = run_checked(AUDIT_EVENTS, &mut ctx);
+    let [listener, port] = <[String; 2]>::try_from(output.line("listener ")).unwrap();
+    let listener: i32 = listener.parse().unwrap();
+    let port: i64 = port.parse().unwrap();
+    let client: i32 = output.line("client ")[0].parse().unwrap();
+
+    let events = events.lock().unwrap();
+    let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "socket.__new__",
+            "socket.bind",
+            "socket.__new__",
+            "socket.bind",
+            "socket.connect",
+            // `accept()` wraps the new fd in a socket object.
+            "socket.__new__",
+        ]
+    );
+    assert_new(&events[0]);
+    assert_eq!(
+        events[1].args,
+        [socket_arg(listener), address("127.0.0.1", 0)]
+    );
+    assert_new(&events[2]);
+    assert_eq!(
+        events[3].args,
+        [socket_arg(client), address("127.0.0.1", 0)]
+    );
+    assert_eq!(
+        events[4].args,
+        [socket_arg(client), address("127.0.0.1", port)]
+    );
+    assert_new(&events[5]);
+}
+
+#[test]
+fn audit_denied() {
+    let mut ctx = loopback();
+    let denied = Arc::new(AtomicUsize::new(0));
+    let count = denied.clone();
+    ctx.audit_hook(move |event| {
+        if event.name != "socket.connect" {
+            return Ok(());
+        }
+        count.fetch_add(1, Ordering::SeqCst);
+        Err(Raised::new("RuntimeError", "socket.connect is not allowed"))
+    });
+    // Not a fault: only counts the connect syscalls the host is asked for.
+    let connects = inject(&mut ctx, Call::Connect, 0, |_| false);
+    run_checked(AUDIT_DENIED, &mut ctx);
+    assert_eq!(denied.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        connects.load(Ordering::SeqCst),
+        0,
+        "no connect reached the host"
+    );
+}
+
+#[test]
+fn no_socket_import() {
+    let output = run_checked(NO_SOCKET_IMPORT, &mut loopback());
+    assert_eq!(output.stdout, "no sockets here\n");
+}
+
+/// The demo is not a test program, but it is the product's first impression.
+#[test]
+fn demo_tours_loopback() {
+    let output = run(
+        &component_from(nativesock::artifacts::DEMO),
+        &[],
+        &mut loopback(),
+    );
+    output.assert_success();
+    let ends = |suffix: &str| {
+        assert!(
+            output.stdout.lines().any(|l| l.ends_with(suffix)),
+            "no line ending with {suffix:?} in:\n{}",
+            output.stdout
+        );
+    };
+    ends("-> raise ConnectionRefusedError: [Errno 111] Connection refused");
+    ends("-> 111");
+    ends("-> raise TimeoutError: timed out");
+    ends("-> 114");
+    let connect = output
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("s.connect(('127.0.0.1', "))
+        .unwrap_or_else(|| panic!("no s.connect line in:\n{}", output.stdout));
+    assert!(connect.ends_with(")) -> None"), "{connect}");
+    assert_eq!(output.stderr, "");
+}
+
+/// Ctrl-C during the demo's timeout connect ends it as it ends Python.
+#[test]
+fn demo_keyboard_interrupt() {
+    let _signals = signals();
+    let mut ctx = loopback();
+    signal_check(&mut ctx, Some(Raised::keyboard_interrupt()));
+    let demo = Running::start(&component_from(nativesock::artifacts::DEMO), &[], ctx);
+    demo.wait_for_line("t.settimeout(1.0) -> None", 1);
+    sleep(Duration::from_millis(300));
+    demo.signal(libc::SIGUSR1);
+    let output = demo.finish();
+    output.assert_exit(130);
+    assert_eq!(output.stderr, "KeyboardInterrupt\n");
+    assert!(
+        output.stdout.ends_with("-> raise KeyboardInterrupt\n"),
+        "{}",
+        output.stdout
+    );
+}

@@ -1,0 +1,5 @@
+//! Leaks sockets and returns normally: dropping the store closes them.
+
+fn main() {
+    nativesock_test_programs::leak_sockets();
+}

@@ -1,0 +1,179 @@
+//! What the test programs share: the `app` world's bindings and a few helpers
+//! that spell Python's socket calls in Rust.
+//!
+//! Each program in `src/bin/` checks one behaviour against what CPython 3.11
+//! does on Linux (see `cpython-socket-semantics.md`) and panics, which traps
+//! the component, on the first difference. It prints what it did and saw on
+//! stdout; some lines are markers (`announce`) that the host test waits for
+//! before it acts from outside (sending a signal, freeing a backlog).
+
+use std::fmt::Debug;
+use std::io::Write;
+use std::time::Instant;
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "app",
+    // Programs compare addresses and errors with `assert_eq!`.
+    additional_derives: [PartialEq],
+});
+
+pub use nativesock::socket::socket::{Address, Error, Socket, Value, constant};
+
+/// `(host, port)`.
+pub fn inet(host: &str, port: u16) -> Address {
+    Address::Tuple(vec![Value::Str(host.into()), Value::Int(port.into())])
+}
+
+/// The port of an `AF_INET` or `AF_INET6` address as CPython returns it.
+pub fn port_of(address: &Address) -> u16 {
+    match address {
+        Address::Tuple(items) => match items.get(1) {
+            Some(Value::Int(port)) => u16::try_from(*port).expect("port in range"),
+            other => panic!("no port in {address:?}: {other:?}"),
+        },
+        other => panic!("not an inet address: {other:?}"),
+    }
+}
+
+/// `socket.socket()`: `AF_INET`, `SOCK_STREAM`, blocking.
+pub fn tcp() -> Socket {
+    Socket::create(None, None, None, None).expect("socket.socket()")
+}
+
+/// A `SOCK_STREAM` socket listening on `127.0.0.1` with `backlog`, and its port.
+pub fn listener(backlog: i64) -> (Socket, u16) {
+    let s = tcp();
+    s.bind(&inet("127.0.0.1", 0))
+        .expect("bind(('127.0.0.1', 0))");
+    s.listen(Some(backlog)).expect("listen()");
+    let port = port_of(&s.getsockname().expect("getsockname()"));
+    (s, port)
+}
+
+/// A port on `127.0.0.1` that refuses connections for as long as the returned
+/// socket lives: it is bound but does not listen, so the kernel answers RST.
+pub fn refusing_port() -> (Socket, u16) {
+    let s = tcp();
+    s.bind(&inet("127.0.0.1", 0))
+        .expect("bind(('127.0.0.1', 0))");
+    let port = port_of(&s.getsockname().expect("getsockname()"));
+    (s, port)
+}
+
+/// A listener whose accept queue is full: `listen(0)` and one connection that
+/// nobody accepts. Linux then drops further SYNs, so a connect to `port`
+/// stays in progress until the kernel gives up (minutes).
+pub struct FullBacklog {
+    /// The listening socket.
+    pub listener: Socket,
+    /// The connection that fills the queue.
+    pub queued: Socket,
+    /// The listener's port.
+    pub port: u16,
+}
+
+impl FullBacklog {
+    /// Sets one up on `127.0.0.1`.
+    pub fn new() -> FullBacklog {
+        let (listener, port) = self::listener(0);
+        let queued = tcp();
+        queued
+            .connect(&inet("127.0.0.1", port))
+            .expect("the first connection fits in the queue");
+        FullBacklog {
+            listener,
+            queued,
+            port,
+        }
+    }
+}
+
+impl Default for FullBacklog {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A float argument, as in `settimeout(1.0)`.
+pub fn float(value: f64) -> Value {
+    Value::Float(value)
+}
+
+/// Asserts that `result` is the exception CPython raises: its class, its
+/// errno and `str(exc)`. For an `OSError` with an errno, `str(exc)` is
+/// `[Errno N] strerror`, so `strerror` is checked too.
+#[track_caller]
+pub fn assert_raises<T: Debug>(
+    result: Result<T, Error>,
+    exception: &str,
+    errno: Option<i32>,
+    message: &str,
+) -> Error {
+    let err = match result {
+        Ok(value) => panic!("expected {exception}: {message}, got Ok({value:?})"),
+        Err(err) => err,
+    };
+    assert_eq!(
+        (err.exception.as_str(), err.errno, err.message.as_str()),
+        (exception, errno, message),
+        "unexpected exception: {err:?}"
+    );
+    if let Some(errno) = errno {
+        let strerror = err
+            .strerror
+            .as_deref()
+            .expect("an OSError with an errno has a strerror");
+        assert_eq!(format!("[Errno {errno}] {strerror}"), message, "{err:?}");
+    }
+    err
+}
+
+/// Prints a marker line and flushes it: the host test waits for it.
+pub fn announce(marker: &str) {
+    println!("{marker}");
+    std::io::stdout().flush().expect("flush stdout");
+}
+
+/// Seconds since `start`.
+pub fn elapsed(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64()
+}
+
+/// Asserts `low <= seconds <= high` and prints the value.
+#[track_caller]
+pub fn assert_took(what: &str, seconds: f64, low: f64, high: f64) {
+    println!("{what} took {seconds:.3} s");
+    assert!(
+        (low..=high).contains(&seconds),
+        "{what} took {seconds:.3} s, expected {low} to {high} s"
+    );
+}
+
+/// Opens sockets of every kind of ownership and leaks them: a listener, a
+/// connected client, the accepted end, a `dup` of the client, and a detached
+/// fd that no socket object owns any more. Returns their fds. Only the host
+/// can close them now, when the store is dropped.
+pub fn leak_sockets() -> Vec<i64> {
+    let (server, port) = listener(5);
+    let client = tcp();
+    client
+        .connect(&inet("127.0.0.1", port))
+        .expect("connect to the listener");
+    let (accepted, _) = server.accept().expect("accept()");
+    let dup = client.dup().expect("dup()");
+    let detached = tcp().detach();
+    let mut fds = vec![detached];
+    for s in [server, client, accepted, dup] {
+        fds.push(s.fileno());
+        std::mem::forget(s);
+    }
+    assert!(fds.iter().all(|&fd| fd > 2), "real host fds: {fds:?}");
+    println!("leaked fds {fds:?}");
+    fds
+}
+
+/// The program's arguments after its name.
+pub fn args() -> Vec<String> {
+    std::env::args().skip(1).collect()
+}
