@@ -118,3 +118,8 @@ pub use ctx::{
 pub use hooks::{AuditArg, AuditEvent, AuditScalar, Call, Raised, SocketRef};
 pub use native::add_to_linker;
 pub use policy::{AddressRule, AddressRuleError};
+
+/// The README's examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

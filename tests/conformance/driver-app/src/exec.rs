@@ -1,0 +1,532 @@
+//! One step: the `do` forms of SPEC.md, with CPython's signatures, and the
+//! socket methods mapped onto `nativesock:socket/socket`.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::bindings::nativesock::socket::socket as ns;
+use crate::val::{Fail, Raise, Scope, Val, constant};
+
+/// Socket attributes that are read, not called (`pyref.py` ignores any `args`).
+const ATTRIBUTES: &[&str] = &["family", "type", "proto", "timeout"];
+
+/// Members of CPython's `socket.socket` that the interface has no counterpart for.
+const NOT_IN_INTERFACE: &[&str] = &[
+    "makefile",
+    "recv_into",
+    "recvfrom_into",
+    "recvmsg",
+    "recvmsg_into",
+    "sendmsg",
+    "sendmsg_afalg",
+    "sendfile",
+    "_accept",
+    "__enter__",
+    "__exit__",
+    "__getstate__",
+];
+
+type Step = Result<Val, Fail>;
+
+/// The parsed form of one script line.
+pub struct Command<'a> {
+    pub what: &'a str,
+    pub args: &'a [serde_json::Value],
+    pub kw: Option<&'a serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Scope {
+    /// Runs one step, as `pyref.py`'s `run_step` does.
+    pub fn run(&mut self, cmd: &Command<'_>) -> Step {
+        let args = cmd
+            .args
+            .iter()
+            .map(|a| self.decode(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut kw = Vec::new();
+        for (k, v) in cmd.kw.into_iter().flatten() {
+            let mut v = self.decode(v)?;
+            if let ("family" | "type", Val::Str(name)) = (k.as_str(), &v) {
+                v = Val::Int(constant(name)?.into());
+            }
+            kw.push((k.as_str(), v));
+        }
+        match cmd.what {
+            "socket" => socket(&kw),
+            "socketpair" => socketpair(&kw),
+            "setdefaulttimeout" => {
+                let v = one_arg(&args, "_socket.setdefaulttimeout")?;
+                ns::setdefaulttimeout(&timeout_value(v)?)?;
+                Ok(Val::None)
+            }
+            "getdefaulttimeout" => Ok(opt_float(ns::getdefaulttimeout())),
+            "sleep" => {
+                sleep(one_arg(&args, "time.sleep")?)?;
+                Ok(Val::None)
+            }
+            _ => {
+                let (name, member) = cmd.what.split_once('.').unwrap_or((cmd.what, ""));
+                match self.lookup(name)? {
+                    Val::Socket(s) => method(s, member, &args),
+                    other => Err(Raise::new(
+                        "AttributeError",
+                        format!(
+                            "'{}' object has no attribute {}",
+                            other.type_name(),
+                            crate::pyjson::repr_str(member)
+                        ),
+                    )
+                    .into()),
+                }
+            }
+        }
+    }
+}
+
+/// `socket.socket(family=-1, type=-1, proto=-1, fileno=None)`.
+fn socket(kw: &[(&str, Val)]) -> Step {
+    let (mut family, mut ty, mut proto, mut fileno) = (None, None, None, None);
+    for (k, v) in kw {
+        match *k {
+            "family" => family = Some(v),
+            "type" => ty = Some(v),
+            "proto" => proto = Some(v),
+            "fileno" => fileno = Some(v),
+            other => {
+                return Err(Raise::type_error(format!(
+                    "socket.__init__() got an unexpected keyword argument {}",
+                    crate::pyjson::repr_str(other)
+                ))
+                .into());
+            }
+        }
+    }
+    let family = family.map(c_long).transpose()?;
+    let ty = ty.map(c_long).transpose()?;
+    let proto = proto.map(c_long).transpose()?;
+    let fileno = match fileno {
+        None | Some(Val::None) => None,
+        Some(v) => Some(c_long(v)?),
+    };
+    Ok(Val::Socket(Rc::new(ns::Socket::create(
+        family, ty, proto, fileno,
+    )?)))
+}
+
+/// `socket.socketpair(family=None, type=SOCK_STREAM, proto=0)`.
+fn socketpair(kw: &[(&str, Val)]) -> Step {
+    let (mut family, mut ty, mut proto) = (None, None, None);
+    for (k, v) in kw {
+        match *k {
+            "family" => family = Some(v),
+            "type" => ty = Some(v),
+            "proto" => proto = Some(v),
+            other => {
+                return Err(Raise::type_error(format!(
+                    "socketpair() got an unexpected keyword argument {}",
+                    crate::pyjson::repr_str(other)
+                ))
+                .into());
+            }
+        }
+    }
+    let family = match family {
+        None | Some(Val::None) => None,
+        Some(v) => Some(c_long(v)?),
+    };
+    let ty = ty.map(c_long).transpose()?;
+    let proto = proto.map(c_long).transpose()?;
+    let (a, b) = ns::socketpair(family, ty, proto)?;
+    Ok(Val::Tuple(vec![
+        Val::Socket(Rc::new(a)),
+        Val::Socket(Rc::new(b)),
+    ]))
+}
+
+/// `time.sleep(secs)`.
+fn sleep(v: &Val) -> Result<(), Raise> {
+    let secs = match v {
+        Val::Float(f) => *f,
+        Val::Int(i) if i.unsigned_abs() > (i64::MAX as u128) / 1_000_000_000 => {
+            return Err(Raise::overflow(
+                "timestamp too large to convert to C _PyTime_t",
+            ));
+        }
+        v => v.as_int().ok_or_else(|| Raise::not_an_integer(v))? as f64,
+    };
+    if secs.is_nan() {
+        return Err(Raise::new("ValueError", "Invalid value NaN (not a number)"));
+    }
+    if secs < 0.0 {
+        return Err(Raise::new(
+            "ValueError",
+            "sleep length must be non-negative",
+        ));
+    }
+    let d = Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| d.as_secs() < i64::MAX as u64 / 1_000_000_000)
+        .ok_or_else(|| Raise::overflow("timestamp out of range for platform time_t"))?;
+    std::thread::sleep(d);
+    Ok(())
+}
+
+/// `sock.<member>(*args)`.
+fn method(s: &ns::Socket, member: &str, args: &[Val]) -> Step {
+    let n = args.len();
+    let sock = |s: ns::Socket| Val::Socket(Rc::new(s));
+    // Arity errors, spelled as CPython spells them for each kind of method.
+    let exactly_one = || {
+        if n == 1 {
+            Ok(&args[0])
+        } else {
+            Err(Raise::type_error(format!(
+                "socket.{member}() takes exactly one argument ({n} given)"
+            )))
+        }
+    };
+    let no_args_c = || {
+        if n == 0 {
+            Ok(())
+        } else {
+            Err(Raise::type_error(format!(
+                "socket.{member}() takes no arguments ({n} given)"
+            )))
+        }
+    };
+    let no_args_py = || {
+        if n == 0 {
+            Ok(())
+        } else {
+            Err(Raise::type_error(format!(
+                "socket.{member}() takes 1 positional argument but {} were given",
+                n + 1
+            )))
+        }
+    };
+    let between = |lo: usize, hi: usize| {
+        let plural = |k: usize| if k == 1 { "argument" } else { "arguments" };
+        if n < lo {
+            Err(Raise::type_error(format!(
+                "{member}() takes at least {lo} {} ({n} given)",
+                plural(lo)
+            )))
+        } else if n > hi {
+            Err(Raise::type_error(format!(
+                "{member}() takes at most {hi} {} ({n} given)",
+                plural(hi)
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    match member {
+        m if ATTRIBUTES.contains(&m) => Ok(match m {
+            "family" => Val::Int(s.family().into()),
+            "type" => Val::Int(s.type_().into()),
+            "proto" => Val::Int(s.proto().into()),
+            _ => opt_float(s.timeout()),
+        }),
+        "fileno" => {
+            no_args_c()?;
+            Ok(Val::Int(s.fileno().into()))
+        }
+        "gettimeout" => {
+            no_args_c()?;
+            Ok(opt_float(s.gettimeout()))
+        }
+        "getblocking" => {
+            no_args_c()?;
+            Ok(Val::Bool(s.getblocking()))
+        }
+        "getsockname" => {
+            no_args_c()?;
+            Ok(Val::from_address(s.getsockname()?))
+        }
+        "getpeername" => {
+            no_args_c()?;
+            Ok(Val::from_address(s.getpeername()?))
+        }
+        "close" => {
+            no_args_py()?;
+            s.close()?;
+            Ok(Val::None)
+        }
+        "detach" => {
+            no_args_py()?;
+            Ok(Val::Int(s.detach().into()))
+        }
+        "dup" => {
+            no_args_py()?;
+            Ok(sock(s.dup()?))
+        }
+        "get_inheritable" => {
+            no_args_py()?;
+            Ok(Val::Bool(s.get_inheritable()?))
+        }
+        "accept" => {
+            no_args_py()?;
+            let (conn, addr) = s.accept()?;
+            Ok(Val::Tuple(vec![sock(conn), Val::from_address(addr)]))
+        }
+        "__repr__" | "__str__" => {
+            no_args_py()?;
+            Ok(Val::Str(s.repr()))
+        }
+        "set_inheritable" => {
+            if n != 1 {
+                return Err(Raise::type_error(if n == 0 {
+                    "socket.set_inheritable() missing 1 required positional argument: 'inheritable'"
+                        .to_string()
+                } else {
+                    format!(
+                        "socket.set_inheritable() takes 2 positional arguments but {} were given",
+                        n + 1
+                    )
+                })
+                .into());
+            }
+            // `os.set_inheritable(fd, inheritable)` reads the flag as a C int.
+            let flag = c_int(&args[0], "Python int too large to convert to C int")?;
+            s.set_inheritable(flag != 0)?;
+            Ok(Val::None)
+        }
+        "settimeout" => {
+            s.settimeout(&timeout_value(exactly_one()?)?)?;
+            Ok(Val::None)
+        }
+        "setblocking" => {
+            let v = exactly_one()?;
+            if v.as_int().is_some_and(|i| i64::try_from(i).is_err()) {
+                return Err(Raise::overflow("Python int too large to convert to C long").into());
+            }
+            s.setblocking(&timeout_value(v)?)?;
+            Ok(Val::None)
+        }
+        "connect" => {
+            let a = exactly_one()?;
+            s.connect(&address(a)).map_err(|e| probed(e, a))?;
+            Ok(Val::None)
+        }
+        "connect_ex" => {
+            let a = exactly_one()?;
+            let errno = s.connect_ex(&address(a)).map_err(|e| probed(e, a))?;
+            Ok(Val::Int(errno.into()))
+        }
+        "bind" => {
+            let a = exactly_one()?;
+            s.bind(&address(a)).map_err(|e| probed(e, a))?;
+            Ok(Val::None)
+        }
+        "shutdown" => {
+            let how = c_long_named(exactly_one()?, "Python int too large to convert to C int")?;
+            s.shutdown(how)?;
+            Ok(Val::None)
+        }
+        "listen" => {
+            if n > 1 {
+                return Err(Raise::type_error(format!(
+                    "listen() takes at most 1 argument ({n} given)"
+                ))
+                .into());
+            }
+            let backlog = args.first().map(c_long).transpose()?;
+            s.listen(backlog)?;
+            Ok(Val::None)
+        }
+        "send" | "sendall" => {
+            between(1, 2)?;
+            let data = bytes(&args[0])?;
+            let flags = args.get(1).map(c_long).transpose()?;
+            if member == "send" {
+                Ok(Val::Int(s.send(data, flags)?.into()))
+            } else {
+                s.sendall(data, flags)?;
+                Ok(Val::None)
+            }
+        }
+        "recv" | "recvfrom" => {
+            between(1, 2)?;
+            let bufsize = c_long_named(&args[0], "Python int too large to convert to C ssize_t")?;
+            let flags = args.get(1).map(c_long).transpose()?;
+            if member == "recv" {
+                Ok(Val::Bytes(s.recv(bufsize, flags)?))
+            } else {
+                let (data, addr) = s.recvfrom(bufsize, flags)?;
+                Ok(Val::Tuple(vec![
+                    Val::Bytes(data),
+                    addr.map_or(Val::None, Val::from_address),
+                ]))
+            }
+        }
+        "sendto" => {
+            if !(2..=3).contains(&n) {
+                return Err(Raise::type_error(format!(
+                    "sendto() takes 2 or 3 arguments ({n} given)"
+                ))
+                .into());
+            }
+            let data = bytes(&args[0])?;
+            let flags = if n == 3 {
+                Some(c_long(&args[1])?)
+            } else {
+                None
+            };
+            let addr = &args[n - 1];
+            let sent = s
+                .sendto(data, flags, &address(addr))
+                .map_err(|e| probed(e, addr))?;
+            Ok(Val::Int(sent.into()))
+        }
+        "getsockopt" => {
+            between(2, 3)?;
+            let level = c_long(&args[0])?;
+            let optname = c_long(&args[1])?;
+            let buflen = args.get(2).map(c_long).transpose()?;
+            Ok(match s.getsockopt(level, optname, buflen)? {
+                ns::SockoptValue::Int(i) => Val::Int(i.into()),
+                ns::SockoptValue::Bytes(b) => Val::Bytes(b),
+            })
+        }
+        "setsockopt" => setsockopt(s, args),
+        m if NOT_IN_INTERFACE.contains(&m) => Err(Fail::Unsupported(format!(
+            "`socket.{m}` has no counterpart in nativesock:socket/socket"
+        ))),
+        m => Err(Raise::new(
+            "AttributeError",
+            format!(
+                "'socket' object has no attribute {}",
+                crate::pyjson::repr_str(m)
+            ),
+        )
+        .into()),
+    }
+}
+
+/// `setsockopt(level, optname, value)` or `setsockopt(level, optname, None, optlen)`:
+/// CPython tries `"iii"`, then `"iiO!I"`, then `"iiy*"`, and reports the
+/// last parser's error.
+fn setsockopt(s: &ns::Socket, args: &[Val]) -> Step {
+    let n = args.len();
+    let arity = || {
+        Raise::type_error(format!(
+            "setsockopt() takes exactly 3 arguments ({n} given)"
+        ))
+    };
+    match n {
+        3 => {
+            let level = c_int_i(&args[0])?;
+            let optname = c_int_i(&args[1])?;
+            let value = args[2].to_wit().ok_or_else(|| Raise::not_bytes(&args[2]))?;
+            s.setsockopt(level, optname, &value, None)?;
+        }
+        4 => {
+            let int = |v: &Val| {
+                v.as_int()
+                    .and_then(|i| i32::try_from(i).ok())
+                    .map(i64::from)
+            };
+            let (Some(level), Some(optname), Val::None, Some(optlen)) =
+                (int(&args[0]), int(&args[1]), &args[2], args[3].as_int())
+            else {
+                return Err(arity().into());
+            };
+            // The `I` converter keeps the low 32 bits.
+            s.setsockopt(
+                level,
+                optname,
+                &ns::Value::None,
+                Some(i64::from(optlen as u32)),
+            )?;
+        }
+        _ => return Err(arity().into()),
+    }
+    Ok(Val::None)
+}
+
+fn one_arg<'a>(args: &'a [Val], func: &str) -> Result<&'a Val, Raise> {
+    match args {
+        [v] => Ok(v),
+        _ => Err(Raise::type_error(format!(
+            "{func}() takes exactly one argument ({} given)",
+            args.len()
+        ))),
+    }
+}
+
+fn opt_float(f: Option<f64>) -> Val {
+    f.map_or(Val::None, Val::Float)
+}
+
+/// An int argument carried as `s64`; CPython's own converter reports range errors.
+fn c_long(v: &Val) -> Result<i64, Raise> {
+    c_long_named(v, "Python int too large to convert to C long")
+}
+
+fn c_long_named(v: &Val, too_large: &str) -> Result<i64, Raise> {
+    let i = v.as_int().ok_or_else(|| Raise::not_an_integer(v))?;
+    i64::try_from(i).map_err(|_| Raise::overflow(too_large))
+}
+
+/// An int argument read as a C int (`_PyLong_AsInt`).
+fn c_int(v: &Val, too_large: &str) -> Result<i32, Raise> {
+    let i = v.as_int().ok_or_else(|| Raise::not_an_integer(v))?;
+    i32::try_from(i).map_err(|_| Raise::overflow(too_large))
+}
+
+/// An int argument parsed with the `"i"` format unit.
+fn c_int_i(v: &Val) -> Result<i64, Raise> {
+    let i = v.as_int().ok_or_else(|| Raise::not_an_integer(v))?;
+    match i32::try_from(i) {
+        Ok(i) => Ok(i.into()),
+        Err(_) if i > 0 => Err(Raise::overflow("signed integer is greater than maximum")),
+        Err(_) => Err(Raise::overflow("signed integer is less than minimum")),
+    }
+}
+
+fn bytes(v: &Val) -> Result<&[u8], Raise> {
+    match v {
+        Val::Bytes(b) => Ok(b),
+        v => Err(Raise::not_bytes(v)),
+    }
+}
+
+/// A timeout or blocking flag (`value`). Tuples, lists and sockets cannot
+/// cross the interface; CPython rejects them all the same way.
+fn timeout_value(v: &Val) -> Result<ns::Value, Raise> {
+    match v {
+        Val::Int(i) if i64::try_from(*i).is_err() => {
+            Ok(ns::Value::Int(if *i > 0 { i64::MAX } else { i64::MIN }))
+        }
+        v => v.to_wit().ok_or_else(|| Raise::not_an_integer(v)),
+    }
+}
+
+/// The `address` of a Python value: a JSON array is a tuple, `{"list": ...}`
+/// a list, anything else a scalar. An element the interface cannot carry
+/// (a nested tuple or list, a socket) is sent as `None`, which CPython
+/// rejects at every position of every address form with the type's name in
+/// the message; [`probed`] puts the real type name back.
+fn address(v: &Val) -> ns::Address {
+    let elem = |x: &Val| x.to_wit().unwrap_or(ns::Value::None);
+    match v {
+        Val::Tuple(items) => ns::Address::Tuple(items.iter().map(elem).collect()),
+        Val::List(items) => ns::Address::List(items.iter().map(elem).collect()),
+        v => ns::Address::Scalar(elem(v)),
+    }
+}
+
+/// The error of an address call, with the type name of a `None` stand-in
+/// (see [`address`]) put back when it is the first `None` the parser met.
+fn probed(e: ns::Error, addr: &Val) -> Raise {
+    let mut e = Raise::from(e);
+    let sent_as_none = |x: &&Val| x.to_wit().is_none_or(|w| matches!(w, ns::Value::None));
+    let first_none = match addr {
+        Val::Tuple(items) | Val::List(items) => items.iter().find(sent_as_none),
+        v => Some(v),
+    };
+    if let Some(v) = first_none.filter(|v| v.to_wit().is_none()) {
+        e.message = e.message.replace("NoneType", v.type_name());
+    }
+    e
+}
