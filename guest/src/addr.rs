@@ -505,3 +505,36 @@ pub(crate) fn make_sockaddr(sa: &Sockaddr) -> Option<Address> {
 
 #[cfg(test)]
 mod tests;
+
+/// `name.encode("idna")` as `getaddrinfo` applies it to every `str` host
+/// (the ASCII fast path included), with the `UnicodeError` the codec
+/// raises. (Every failure gets the fast path's message; for non-ASCII
+/// names CPython's text may name a different reason.)
+pub fn idna_encode(name: &str) -> PyResult<Vec<u8>> {
+    idna::encode(name).ok_or_else(|| {
+        error::plain(
+            "UnicodeError",
+            "encoding with 'idna' codec failed (UnicodeError: label empty or too long)",
+        )
+    })
+}
+
+/// The numeric form of an address `setipaddr` resolved (`makeipaddr`).
+pub fn ip_string(sa: &Sockaddr) -> String {
+    match sa {
+        Sockaddr::Inet(a) => {
+            let (b0, b1, b2, b3) = a.addr;
+            inet::ntop4([b0, b1, b2, b3])
+        }
+        Sockaddr::Inet6(a) => {
+            let (w0, w1, w2, w3, w4, w5, w6, w7) = a.addr;
+            inet::ntop6([w0, w1, w2, w3, w4, w5, w6, w7])
+        }
+        _ => String::new(),
+    }
+}
+
+/// [`setipaddr`] on the C string of a name (bytes, or an IDNA-encoded str).
+pub fn setipaddr_bytes(name: &[u8], family: i32) -> PyResult<Sockaddr> {
+    set_ip_addr(name, family, &Families::host(), &mut HostResolver)
+}

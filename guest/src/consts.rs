@@ -1,17 +1,49 @@
-//! The host's constants (`AF_*`, `SOCK_*`, errno names...), read once from
-//! the host at run time, so that a guest compiled once is right on whatever
-//! OS runs it.
+//! The host's constants (`AF_*`, `SOCK_*`, errno names...), read from the
+//! host at run time, so that a guest compiled once is right on whatever OS
+//! runs it.
+//!
+//! Each name is asked for once (`native::constant`) and cached: a socket
+//! needs about a dozen, and copying the host's whole table (some 400 names)
+//! into a new store's memory would cost more than the rest of its set-up.
+//! Only [`errno_names`] needs the whole table, read on first use.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 /// A value no host constant has: comparisons against a constant the host
 /// lacks are then simply false.
 pub const MISSING: i64 = i64::MIN;
 
+/// FNV-1a: constant names are short, and SipHash dominated the lookups of
+/// a hot path such as `getsockname` (no untrusted keys here).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
+/// The whole table, for [`errno_names`].
 #[cfg(not(test))]
-fn table() -> &'static HashMap<String, i64> {
-    static TABLE: OnceLock<HashMap<String, i64>> = OnceLock::new();
+fn table() -> &'static FnvMap<String, i64> {
+    static TABLE: OnceLock<FnvMap<String, i64>> = OnceLock::new();
     TABLE.get_or_init(|| {
         crate::bindings::nativesock::socket::native::constants()
             .into_iter()
@@ -19,10 +51,31 @@ fn table() -> &'static HashMap<String, i64> {
     })
 }
 
+/// The host's value of constant `name`, if it has one: asked once per name.
+#[cfg(not(test))]
+pub fn get(name: &str) -> Option<i64> {
+    use std::cell::RefCell;
+    thread_local! {
+        static CACHE: RefCell<FnvMap<Box<str>, Option<i64>>> = RefCell::default();
+    }
+    if let Some(value) = CACHE.with(|c| c.borrow().get(name).copied()) {
+        return value;
+    }
+    let value = crate::bindings::nativesock::socket::native::constant(name);
+    CACHE.with(|c| c.borrow_mut().insert(name.into(), value));
+    value
+}
+
+/// The host's value of constant `name`, if it has one.
+#[cfg(test)]
+pub fn get(name: &str) -> Option<i64> {
+    table().get(name).copied()
+}
+
 /// Native unit tests have no host: a Linux (x86-64) excerpt of its table.
 #[cfg(test)]
-fn table() -> &'static HashMap<String, i64> {
-    static TABLE: OnceLock<HashMap<String, i64>> = OnceLock::new();
+fn table() -> &'static FnvMap<String, i64> {
+    static TABLE: OnceLock<FnvMap<String, i64>> = OnceLock::new();
     TABLE.get_or_init(|| {
         TEST_LINUX
             .iter()
@@ -80,11 +133,6 @@ const TEST_LINUX: &[(&str, i64)] = &[
     ("EINPROGRESS", 115),
     ("EAI_SYSTEM", -11),
 ];
-
-/// The host's value of constant `name`, if it has one.
-pub fn get(name: &str) -> Option<i64> {
-    table().get(name).copied()
-}
 
 /// The host's value of constant `name` as a C int, or `i32::MIN` (which no
 /// errno, family or option has) when the host has no such constant.

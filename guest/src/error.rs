@@ -1,6 +1,6 @@
 //! Python exceptions, as CPython would raise them.
 
-use crate::bindings::exports::nativesock::socket::socket::Error;
+use crate::bindings::exports::nativesock::socket::socket::{Error, ExceptionInfo};
 use crate::bindings::nativesock::socket::native;
 use crate::consts;
 
@@ -42,6 +42,7 @@ pub fn os_error(errno: i32) -> Error {
         errno: Some(errno),
         message: format!("[Errno {errno}] {strerror}"),
         strerror: Some(strerror),
+        exceptions: Vec::new(),
     }
 }
 
@@ -58,6 +59,7 @@ pub fn plain(exception: &str, message: impl Into<String>) -> Error {
         errno: None,
         strerror: None,
         message: message.into(),
+        exceptions: Vec::new(),
     }
 }
 
@@ -93,6 +95,63 @@ pub fn gaierror(code: i32, message: String) -> Error {
         errno: Some(code),
         message: format!("[Errno {code}] {message}"),
         strerror: Some(message),
+        exceptions: Vec::new(),
+    }
+}
+
+/// `socket.herror(code, message)` (`set_herror`), `str == "[Errno code] message"`.
+pub fn herror(code: i32, message: String) -> Error {
+    Error {
+        exception: "herror".to_string(),
+        errno: Some(code),
+        message: format!("[Errno {code}] {message}"),
+        strerror: Some(message),
+        exceptions: Vec::new(),
+    }
+}
+
+/// A failed host database lookup: `herror`, or an OSError for an errno
+/// (the host refusing the lookup).
+pub fn from_host(e: native::HostError) -> Error {
+    match e.errno {
+        Some(errno) => os_error(errno),
+        None => herror(e.code, e.message),
+    }
+}
+
+/// `OSError(errno, strerror)` built by Python code (`raise error(errno, msg)`):
+/// the subclass for the errno, `str == "[Errno N] msg"`. An errno of
+/// `None` prints as `[Errno None] ...`, as Python does.
+pub fn os_error_args(errno: Option<i32>, strerror: String) -> Error {
+    let shown = errno.map_or_else(|| "None".to_string(), |e| e.to_string());
+    Error {
+        exception: errno.map_or("OSError", os_error_class).to_string(),
+        errno,
+        message: format!("[Errno {shown}] {strerror}"),
+        strerror: Some(strerror),
+        exceptions: Vec::new(),
+    }
+}
+
+/// `ExceptionGroup(message, exceptions)`: `str` is
+/// `message (N sub-exception[s])`, the sub-exceptions are kept in order.
+pub fn exception_group(message: &str, exceptions: Vec<Error>) -> Error {
+    let n = exceptions.len();
+    let plural = if n == 1 { "" } else { "s" };
+    Error {
+        exception: "ExceptionGroup".to_string(),
+        errno: None,
+        strerror: None,
+        message: format!("{message} ({n} sub-exception{plural})"),
+        exceptions: exceptions
+            .into_iter()
+            .map(|e| ExceptionInfo {
+                exception: e.exception,
+                errno: e.errno,
+                strerror: e.strerror,
+                message: e.message,
+            })
+            .collect(),
     }
 }
 

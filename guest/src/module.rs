@@ -1,10 +1,14 @@
 //! The `socket` interface's module-level functions (`socket.socketpair`,
 //! `socket.getdefaulttimeout`...) and the component's export.
 
-use crate::bindings::exports::nativesock::socket::socket::{Guest, Socket, Value};
+use crate::bindings::exports::nativesock::socket::socket::{
+    Address, Addrinfo, Guest, Hostent, Socket, Value,
+};
 use crate::consts;
+use crate::create;
 use crate::error::PyResult;
 use crate::names;
+use crate::netdb;
 use crate::socket::{self, PySocket};
 use crate::timeout;
 
@@ -22,12 +26,82 @@ impl Guest for Component {
         socket::socketpair(family, socket_type, proto)
     }
 
+    fn getaddrinfo(
+        host: Value,
+        port: Value,
+        family: Option<i64>,
+        socket_type: Option<i64>,
+        proto: Option<i64>,
+        flags: Option<i64>,
+    ) -> PyResult<Vec<Addrinfo>> {
+        netdb::getaddrinfo(host, port, family, socket_type, proto, flags)
+    }
+
+    fn gethostbyname(hostname: Value) -> PyResult<String> {
+        netdb::gethostbyname(hostname)
+    }
+
+    fn gethostbyname_ex(hostname: Value) -> PyResult<Hostent> {
+        netdb::gethostbyname_ex(hostname)
+    }
+
+    fn gethostbyaddr(ip_address: Value) -> PyResult<Hostent> {
+        netdb::gethostbyaddr(ip_address)
+    }
+
+    fn getnameinfo(sockaddr: Address, flags: i64) -> PyResult<(String, String)> {
+        netdb::getnameinfo(sockaddr, flags)
+    }
+
+    fn gethostname() -> PyResult<String> {
+        netdb::gethostname()
+    }
+
+    fn getservbyname(servicename: String, protocolname: Option<String>) -> PyResult<i64> {
+        netdb::getservbyname(servicename, protocolname)
+    }
+
+    fn getservbyport(port: i64, protocolname: Option<String>) -> PyResult<String> {
+        netdb::getservbyport(port, protocolname)
+    }
+
+    fn create_connection(
+        address: Address,
+        timeout: Option<Value>,
+        source_address: Option<Address>,
+        all_errors: bool,
+    ) -> PyResult<Socket> {
+        create::create_connection(address, timeout, source_address, all_errors)
+    }
+
+    fn create_server(
+        address: Address,
+        family: Option<i64>,
+        backlog: Option<i64>,
+        reuse_port: bool,
+        dualstack_ipv6: bool,
+    ) -> PyResult<Socket> {
+        create::create_server(address, family, backlog, reuse_port, dualstack_ipv6)
+    }
+
+    fn has_dualstack_ipv6() -> bool {
+        create::has_dualstack_ipv6()
+    }
+
     fn getdefaulttimeout() -> Option<f64> {
         timeout::to_seconds(timeout::default_timeout())
     }
 
     fn setdefaulttimeout(value: Value) -> PyResult<()> {
         timeout::set_default_timeout(&value)
+    }
+
+    fn dup_fd(fd: i64) -> PyResult<i64> {
+        socket::dup_fd(fd)
+    }
+
+    fn getfqdn(name: String) -> PyResult<String> {
+        netdb::getfqdn(name)
     }
 
     fn close_fd(fd: i64) -> PyResult<()> {

@@ -14,15 +14,15 @@ use std::cell::Cell;
 use crate::addr;
 use crate::args::{self, GetOpt, SetOpt};
 use crate::bindings::exports::nativesock::socket::socket::{
-    Address, GuestSocket, Socket, SockoptValue, Value,
+    Address, Ancillary, GuestSocket, Message, Received, Socket, SockoptValue, Value,
 };
 use crate::bindings::nativesock::socket::native::{
-    self, AuditArg, AuditScalar, Sockaddr, SocketRef,
+    self, AuditArg, AuditScalar, Cmsg, Sockaddr, SocketRef,
 };
 use crate::call::{self, Failure};
 use crate::consts;
 use crate::conv;
-use crate::error::{self, PyResult, os_error, os_error_msg, plain};
+use crate::error::{self, PyResult, os_error, os_error_msg, plain, value_error};
 use crate::pyrepr;
 use crate::timeout;
 
@@ -339,6 +339,68 @@ impl PySocket {
         Ok(self.internal_connect(&sa))
     }
 
+    /// `sock_recv_guts`: `len == 0` returns at once, without a syscall
+    /// (even on a closed socket). The count is what the syscall returned:
+    /// with `MSG_TRUNC` on a datagram socket, the datagram's real length,
+    /// which only `recvmsg` reports, so that flag goes through it.
+    fn recv_guts(&self, len: usize, flags: i32) -> PyResult<(Vec<u8>, u64)> {
+        if len == 0 {
+            return Ok((Vec::new(), 0));
+        }
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
+        if flags & flag("MSG_TRUNC") != 0 {
+            let msg = self.sock_call(false, |fd| native::recvmsg(fd, len, 0, flags))?;
+            return Ok((msg.data, msg.length.into()));
+        }
+        let data = self.sock_call(false, |fd| native::recv(fd, len, flags))?;
+        let n = data.len() as u64;
+        Ok((data, n))
+    }
+
+    /// `sock_recvfrom_guts`: the family check, then the call (even for
+    /// `len == 0`); the count as in [`PySocket::recv_guts`].
+    fn recvfrom_guts(&self, len: usize, flags: i32) -> PyResult<(Vec<u8>, u64, Option<Address>)> {
+        self.getsockaddrlen()?;
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
+        let (data, n, sa) = if flags & flag("MSG_TRUNC") != 0 {
+            let msg = self.sock_call(false, |fd| native::recvmsg(fd, len, 0, flags))?;
+            (msg.data, u64::from(msg.length), msg.address)
+        } else {
+            let (data, sa) = self.sock_call(false, |fd| native::recvfrom(fd, len, flags))?;
+            let n = data.len() as u64;
+            (data, n, sa)
+        };
+        Ok((data, n, addr::makesockaddr(&sa)?))
+    }
+
+    /// `sock_recvmsg_guts` (L4003): the family check, the ancillary
+    /// buffer check, the call, then the ancillary items and the address.
+    fn recvmsg_guts(&self, len: u64, ancbufsize: i64, flags: i32) -> PyResult<Message> {
+        self.getsockaddrlen()?;
+        // `SOCKLEN_T_LIMIT` is INT_MAX on Linux.
+        if !(0..=i64::from(i32::MAX)).contains(&ancbufsize) {
+            return Err(value_error("invalid ancillary data buffer length"));
+        }
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
+        let anc = ancbufsize as u32;
+        let msg = self.sock_call(false, |fd| native::recvmsg(fd, len, anc, flags))?;
+        Ok(Message {
+            data: msg.data,
+            nbytes: msg.length.into(),
+            ancdata: msg
+                .ancillary
+                .into_iter()
+                .map(|c| Ancillary {
+                    level: c.level.into(),
+                    kind: c.kind.into(),
+                    data: c.data,
+                })
+                .collect(),
+            msg_flags: msg.flags.into(),
+            address: addr::makesockaddr(&msg.address)?,
+        })
+    }
+
     /// `repr` needs the addresses without raising.
     fn repr_info(&self) -> pyrepr::ReprInfo {
         let closed = self.closed.get();
@@ -599,21 +661,151 @@ impl GuestSocket for PySocket {
     /// closed socket (`sock_recv_guts` L3525).
     fn recv(&self, bufsize: i64, flags: Option<i64>) -> PyResult<Vec<u8>> {
         let (len, flags) = args::recv(bufsize, flags, "recv")?;
-        if len == 0 {
-            return Ok(Vec::new());
-        }
-        let len = u32::try_from(len).unwrap_or(u32::MAX);
-        Ok(self.sock_call(false, |fd| native::recv(fd, len, flags))?)
+        let (mut data, n) = self.recv_guts(len, flags)?;
+        // `_PyBytes_Resize(&buf, outlen)`: with `MSG_TRUNC` the bytes object
+        // grows to the datagram's real length; CPython leaves the tail
+        // uninitialised, here it is zeros.
+        data.resize(usize::try_from(n).unwrap_or(data.len()).max(data.len()), 0);
+        Ok(data)
     }
 
     /// `sock_recvfrom`: no `len == 0` shortcut here, and the family must be
     /// one `getsockaddrlen` knows.
     fn recvfrom(&self, bufsize: i64, flags: Option<i64>) -> PyResult<(Vec<u8>, Option<Address>)> {
         let (len, flags) = args::recv(bufsize, flags, "recvfrom")?;
-        self.getsockaddrlen()?;
-        let len = u32::try_from(len).unwrap_or(u32::MAX);
-        let (data, sa) = self.sock_call(false, |fd| native::recvfrom(fd, len, flags))?;
-        Ok((data, addr::makesockaddr(&sa)?))
+        let (mut data, n, address) = self.recvfrom_guts(len, flags)?;
+        // As in `recv`: the bytes object has the length the call returned.
+        data.resize(usize::try_from(n).unwrap_or(data.len()).max(data.len()), 0);
+        Ok((data, address))
+    }
+
+    /// `sock_recv_into` (`"w*|ni:recv_into"`): `nbytes` 0 means the whole
+    /// buffer. A `MSG_TRUNC` count larger than the buffer is returned as
+    /// CPython returns it; only the bytes that fit are copied.
+    fn recv_into(
+        &self,
+        buffer_length: u64,
+        nbytes: Option<i64>,
+        flags: Option<i64>,
+    ) -> PyResult<Received> {
+        let flags = conv::arg_i(flags.unwrap_or(0))?;
+        let buflen = i64::try_from(buffer_length).unwrap_or(i64::MAX);
+        let mut recvlen = nbytes.unwrap_or(0);
+        if recvlen < 0 {
+            return Err(value_error("negative buffersize in recv_into"));
+        }
+        if recvlen == 0 {
+            recvlen = buflen;
+        }
+        if buflen < recvlen {
+            return Err(value_error("buffer too small for requested bytes"));
+        }
+        let (mut data, nbytes) = self.recv_guts(recvlen as usize, flags)?;
+        data.truncate(recvlen as usize);
+        Ok(Received { data, nbytes })
+    }
+
+    /// `sock_recvfrom_into` (`"w*|ni:recvfrom_into"`).
+    fn recvfrom_into(
+        &self,
+        buffer_length: u64,
+        nbytes: Option<i64>,
+        flags: Option<i64>,
+    ) -> PyResult<(Received, Option<Address>)> {
+        let flags = conv::arg_i(flags.unwrap_or(0))?;
+        let buflen = i64::try_from(buffer_length).unwrap_or(i64::MAX);
+        let mut recvlen = nbytes.unwrap_or(0);
+        if recvlen < 0 {
+            return Err(value_error("negative buffersize in recvfrom_into"));
+        }
+        if recvlen == 0 {
+            recvlen = buflen;
+        } else if recvlen > buflen {
+            return Err(value_error(
+                "nbytes is greater than the length of the buffer",
+            ));
+        }
+        let (mut data, nbytes, address) = self.recvfrom_guts(recvlen as usize, flags)?;
+        data.truncate(recvlen as usize);
+        Ok((Received { data, nbytes }, address))
+    }
+
+    /// `sock_sendmsg` (`"O|OiO:sendmsg"`): flags, then the address (unless
+    /// `None`), then the `socket.sendmsg` audit event (with the address
+    /// or `None`), then the ancillary items (`"(iiy*)"`), then the call.
+    fn sendmsg(
+        &self,
+        buffers: Vec<Vec<u8>>,
+        ancdata: Vec<Ancillary>,
+        flags: Option<i64>,
+        address: Option<Address>,
+    ) -> PyResult<u64> {
+        let flags = conv::arg_i(flags.unwrap_or(0))?;
+        let address = address.filter(|a| !matches!(a, Address::Scalar(Value::None)));
+        let sa = match &address {
+            Some(a) => {
+                let sa = addr::getsockaddrarg(self.family, a, "sendmsg")?;
+                self.audit_address("socket.sendmsg", a)?;
+                Some(sa)
+            }
+            None => {
+                native::audit(
+                    "socket.sendmsg",
+                    &[
+                        AuditArg::Socket(self.sock_ref()),
+                        AuditArg::Scalar(AuditScalar::None),
+                    ],
+                )
+                .map_err(error::raised)?;
+                None
+            }
+        };
+        let cmsgs = ancdata
+            .into_iter()
+            .map(|a| {
+                Ok(Cmsg {
+                    level: conv::arg_i(a.level)?,
+                    kind: conv::arg_i(a.kind)?,
+                    data: a.data,
+                })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let n = self.sock_call(true, |fd| {
+            native::sendmsg(fd, &buffers, &cmsgs, flags, sa.as_ref())
+        })?;
+        Ok(n.into())
+    }
+
+    /// `sock_recvmsg` (`"n|ni:recvmsg"`). With `MSG_TRUNC`, `data` is cut
+    /// to `bufsize` (CPython only ever shrinks it).
+    fn recvmsg(
+        &self,
+        bufsize: i64,
+        ancbufsize: Option<i64>,
+        flags: Option<i64>,
+    ) -> PyResult<Message> {
+        let flags = conv::arg_i(flags.unwrap_or(0))?;
+        if bufsize < 0 {
+            return Err(value_error("negative buffer size in recvmsg()"));
+        }
+        let mut msg = self.recvmsg_guts(bufsize as u64, ancbufsize.unwrap_or(0), flags)?;
+        msg.nbytes = msg.data.len() as u64;
+        Ok(msg)
+    }
+
+    /// `sock_recvmsg_into` (`"O|ni:recvmsg_into"`): one buffer of the
+    /// buffers' total length; `nbytes` is what the call returned.
+    fn recvmsg_into(
+        &self,
+        buffer_lengths: Vec<u64>,
+        ancbufsize: Option<i64>,
+        flags: Option<i64>,
+    ) -> PyResult<Message> {
+        let flags = conv::arg_i(flags.unwrap_or(0))?;
+        let total = buffer_lengths
+            .iter()
+            .fold(0u64, |acc, &n| acc.saturating_add(n));
+        self.recvmsg_guts(total, ancbufsize.unwrap_or(0), flags)
     }
 
     /// `sock_shutdown`: `how` through `_PyLong_AsInt`.
@@ -691,6 +883,14 @@ pub fn socketpair(
     // On failure `first` is dropped, which closes it.
     let second = wrap(b)?;
     Ok((Socket::new(first), Socket::new(second)))
+}
+
+/// `socket.dup(fd)` (`_socket_dup`): `fd` converted like `PyLong_AsSocket_t`,
+/// then `_Py_dup` (`F_DUPFD_CLOEXEC`).
+pub fn dup_fd(fd: i64) -> PyResult<i64> {
+    native::dup(conv::as_socket_t(fd))
+        .map(i64::from)
+        .map_err(os_error)
 }
 
 /// `socket.close(fd)` (`_socket_close_impl`): `fd` converted like

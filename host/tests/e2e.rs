@@ -366,3 +366,257 @@ fn demo_keyboard_interrupt() {
         output.stdout
     );
 }
+
+/// Runs the differential snippet `NAME.py` (after `prelude.py`, both in
+/// `tests/differential/`) with `python3`, CPython 3.11: its stdout, and
+/// the names of the socket audit events CPython raised. python3 is on
+/// every machine that runs these tests: a missing one fails the test
+/// rather than skipping it.
+fn python(snippet: &str, args: &[&str]) -> (String, Vec<String>) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/differential");
+    let read = |name: &str| {
+        std::fs::read_to_string(format!("{dir}/{name}"))
+            .unwrap_or_else(|e| panic!("failed to read `{dir}/{name}`: {e}"))
+    };
+    let code = format!("{}\n{}", read("prelude.py"), read(&format!("{snippet}.py")));
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(code)
+        .args(args)
+        .output()
+        .expect("failed to run `python3`: the differential tests compare with CPython 3.11");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "python3 failed on `{snippet}.py`:\n{stderr}"
+    );
+    let events = stderr
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    (
+        String::from_utf8(output.stdout).expect("python3 prints UTF-8"),
+        events,
+    )
+}
+
+/// Runs the program and its snippet with `args` and compares their
+/// stdout line by line, and the sequence of socket audit events.
+fn differential(
+    program: &str,
+    snippet: &str,
+    args: &[&str],
+    ctx: &mut nativesock::NativesockCtxBuilder,
+) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    ctx.audit_hook(move |event| {
+        seen.lock().unwrap().push(event.name.clone());
+        Ok(())
+    });
+    let output = run(&component(program), args, ctx);
+    output.assert_success();
+    let (expected, cpython_events) = python(snippet, args);
+    let got: Vec<&str> = output.stdout.lines().collect();
+    let want: Vec<&str> = expected.lines().collect();
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w, "nativesock (left) and CPython (right) differ");
+    }
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "nativesock:\n{}\nCPython:\n{expected}",
+        output.stdout
+    );
+    assert_eq!(
+        *events.lock().unwrap(),
+        cpython_events,
+        "audit events: nativesock (left), CPython (right)"
+    );
+}
+
+/// `getaddrinfo`, `gethostbyname(_ex)`, `gethostbyaddr`, `getnameinfo`,
+/// `getservbyname`/`getservbyport` and `gethostname` print what CPython
+/// prints, and raise their audit events.
+#[test]
+fn netdb_differential() {
+    let mut ctx = loopback();
+    ctx.allow_name_lookup(true);
+    differential(NETDB_DIFFERENTIAL, "netdb_differential", &[], &mut ctx);
+}
+
+/// Without the name lookup grant, a host name is refused
+/// (`PermissionError`), numeric hosts still work.
+#[test]
+fn netdb_without_name_lookup() {
+    let output = run(&component(NETDB_DIFFERENTIAL), &[], &mut loopback());
+    output.assert_success();
+    let line = |label: &str| {
+        output
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(label)?.strip_prefix(" -> "))
+            .unwrap_or_else(|| panic!("no {label} in:\n{}", output.stdout))
+            .to_string()
+    };
+    let denied = "PermissionError: [Errno 13] Permission denied";
+    assert_eq!(line("gethostbyname('localhost')"), denied);
+    assert_eq!(line("gethostbyaddr('127.0.0.1')"), denied);
+    assert_eq!(line("getnameinfo(('127.0.0.1', 80), 0)"), denied);
+    assert_eq!(line("gethostbyname(b'127.0.0.1')"), "'127.0.0.1'");
+    assert_eq!(
+        line("getaddrinfo('127.0.0.1', 'http', 0, SOCK_STREAM)"),
+        "[(2, 1, 6, '', ('127.0.0.1', 80))]"
+    );
+}
+
+/// `create_connection` (timeouts, source address, the last error or an
+/// `ExceptionGroup` of all of them) and `create_server` (options, the
+/// reworded bind error) behave as `Lib/socket.py` 3.11's.
+#[test]
+fn create_helpers_differential() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let refusing = rustix::net::socket(
+        rustix::net::AddressFamily::INET,
+        rustix::net::SocketType::STREAM,
+        None,
+    )
+    .unwrap();
+    rustix::net::bind(
+        &refusing,
+        &"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap(),
+    )
+    .unwrap();
+    let p = listener.local_addr().unwrap().port().to_string();
+    let q = match rustix::net::getsockname(&refusing).unwrap().try_into() {
+        Ok(std::net::SocketAddr::V4(a)) => a.port().to_string(),
+        other => panic!("{other:?}"),
+    };
+    let mut ctx = loopback();
+    ctx.allow_name_lookup(true)
+        .allow_connect("::1".parse().unwrap())
+        .allow_bind("::1".parse().unwrap());
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    ctx.audit_hook(move |event| {
+        seen.lock().unwrap().push(event.clone());
+        Ok(())
+    });
+    differential(
+        CREATE_HELPERS_DIFFERENTIAL,
+        "create_helpers_differential",
+        &[&p, &q],
+        &mut ctx,
+    );
+    // `create_connection` raises `socket.getaddrinfo`, then `socket.__new__`
+    // with getaddrinfo's proto, then `socket.connect` with its sockaddr.
+    let events = events.lock().unwrap();
+    let names: Vec<&str> = events[..3].iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["socket.getaddrinfo", "socket.__new__", "socket.connect"]
+    );
+    let int = |i: i64| AuditArg::Scalar(AuditScalar::Int(i));
+    assert_eq!(
+        events[0].args,
+        [
+            AuditArg::Scalar(AuditScalar::Str("127.0.0.1".into())),
+            int(p.parse().unwrap()),
+            int(0),
+            int(libc::SOCK_STREAM.into()),
+            int(0)
+        ]
+    );
+    assert_eq!(
+        events[1].args[1..],
+        [
+            int(libc::AF_INET.into()),
+            int(libc::SOCK_STREAM.into()),
+            int(6)
+        ]
+    );
+    assert_eq!(events[2].args[1], address("127.0.0.1", p.parse().unwrap()));
+}
+
+/// `recv_into`, `recvfrom_into` and `recvmsg_into` through a binding-side
+/// buffer give what CPython gives, in every timeout mode.
+#[test]
+fn recv_into_differential() {
+    let mut ctx = loopback();
+    ctx.allow_sendto("127.0.0.0/8".parse().unwrap());
+    differential(
+        RECV_INTO_DIFFERENTIAL,
+        "recv_into_differential",
+        &[],
+        &mut ctx,
+    );
+}
+
+/// fds travel with `SCM_RIGHTS` between the store's own sockets only.
+#[test]
+fn scm_rights_passing() {
+    run_checked(SCM_RIGHTS_PASSING, &mut loopback());
+}
+
+/// A 4096-byte cap bounds stream receives and never cuts a datagram.
+#[test]
+fn recv_caps() {
+    let mut ctx = loopback();
+    ctx.max_recv_bytes(4096)
+        .allow_sendto("127.0.0.0/8".parse().unwrap());
+    run_checked(RECV_CAPS, &mut ctx);
+}
+
+/// A fault injector that interrupts the `poll` calls `interrupt(n)` picks
+/// (from 0) with `EINTR` as a signal would, and a signal check that runs
+/// the "handler" only when such a signal is pending: it returns, or raises
+/// `raises`. Returns how many times the handler ran.
+fn interrupt_polls(
+    ctx: &mut nativesock::NativesockCtxBuilder,
+    interrupt: fn(usize) -> bool,
+    raises: Option<Raised>,
+) -> Arc<AtomicUsize> {
+    let pending = Arc::new(AtomicUsize::new(0));
+    let polls = AtomicUsize::new(0);
+    let arrived = pending.clone();
+    ctx.fault_injector(move |call| {
+        if call != Call::Poll {
+            return None;
+        }
+        let n = polls.fetch_add(1, Ordering::SeqCst);
+        interrupt(n).then(|| {
+            arrived.fetch_add(1, Ordering::SeqCst);
+            libc::EINTR
+        })
+    });
+    let handled = Arc::new(AtomicUsize::new(0));
+    let count = handled.clone();
+    ctx.signal_check(move || {
+        if pending.swap(0, Ordering::SeqCst) == 0 {
+            return Ok(());
+        }
+        count.fetch_add(1, Ordering::SeqCst);
+        raises.clone().map_or(Ok(()), Err)
+    });
+    handled
+}
+
+/// `sendall` on a full buffer keeps one deadline across partial sends and
+/// `EINTR`s whose handler returns.
+#[test]
+fn sendall_interrupted() {
+    let mut ctx = loopback();
+    let handled = interrupt_polls(&mut ctx, |n| n % 2 == 1, None);
+    let output = run(&component(SENDALL_INTERRUPTED), &["returns"], &mut ctx);
+    output.assert_success();
+    assert!(handled.load(Ordering::SeqCst) >= 1);
+
+    // A handler that raises ends `sendall` after the first partial send.
+    let mut ctx = loopback();
+    let division = Raised::new("ZeroDivisionError", "division by zero");
+    let handled = interrupt_polls(&mut ctx, |n| n == 1, Some(division));
+    let output = run(&component(SENDALL_INTERRUPTED), &["raises"], &mut ctx);
+    output.assert_success();
+    assert_eq!(handled.load(Ordering::SeqCst), 1);
+}

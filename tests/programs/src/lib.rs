@@ -177,3 +177,97 @@ pub fn leak_sockets() -> Vec<i64> {
 pub fn args() -> Vec<String> {
     std::env::args().skip(1).collect()
 }
+
+/// Python's `repr()` of the values the differential programs print, so
+/// that a program's stdout can be compared line by line with what
+/// `python3` prints for the same calls (`host/tests/e2e.rs` runs both).
+pub mod py {
+    use super::{Address, Error, Value};
+
+    /// `repr(str)` for the plain text these programs meet.
+    pub fn s(text: &str) -> String {
+        let mut out = String::from("'");
+        for c in text.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\'' => out.push_str("\\'"),
+                '\0' => out.push_str("\\x00"),
+                c => out.push(c),
+            }
+        }
+        out.push('\'');
+        out
+    }
+
+    /// `repr(bytes)`.
+    pub fn b(bytes: &[u8]) -> String {
+        let mut out = String::from("b'");
+        for &c in bytes {
+            match c {
+                b'\\' => out.push_str("\\\\"),
+                b'\'' => out.push_str("\\'"),
+                b'\n' => out.push_str("\\n"),
+                b'\r' => out.push_str("\\r"),
+                b'\t' => out.push_str("\\t"),
+                0x20..=0x7e => out.push(c as char),
+                c => out.push_str(&format!("\\x{c:02x}")),
+            }
+        }
+        out.push('\'');
+        out
+    }
+
+    /// `repr(value)`.
+    pub fn v(value: &Value) -> String {
+        match value {
+            Value::None => "None".into(),
+            Value::Boolean(true) => "True".into(),
+            Value::Boolean(false) => "False".into(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) => format!("{f:?}"),
+            Value::Str(text) => s(text),
+            Value::Bytes(bytes) => b(bytes),
+        }
+    }
+
+    /// `repr(tuple)` of already formatted items.
+    pub fn tuple(items: &[String]) -> String {
+        if items.len() == 1 {
+            format!("({},)", items[0])
+        } else {
+            format!("({})", items.join(", "))
+        }
+    }
+
+    /// `repr(list)` of already formatted items.
+    pub fn list(items: &[String]) -> String {
+        format!("[{}]", items.join(", "))
+    }
+
+    /// `repr(address)`.
+    pub fn addr(address: &Address) -> String {
+        match address {
+            Address::Tuple(items) => tuple(&items.iter().map(v).collect::<Vec<_>>()),
+            Address::List(items) => list(&items.iter().map(v).collect::<Vec<_>>()),
+            Address::Scalar(value) => v(value),
+        }
+    }
+
+    /// How the differential snippets print an exception: `Class: str(exc)`,
+    /// and for an `ExceptionGroup` its sub-exceptions after ` | `.
+    pub fn exc(e: &Error) -> String {
+        let mut out = format!("{}: {}", e.exception, e.message);
+        for sub in &e.exceptions {
+            out.push_str(&format!(" | {}: {}", sub.exception, sub.message));
+        }
+        out
+    }
+
+    /// Prints `label -> repr(result)` or `label -> Class: str(exc)`.
+    pub fn show<T>(label: &str, result: Result<T, Error>, fmt: impl Fn(&T) -> String) {
+        match result {
+            Ok(value) => println!("{label} -> {}", fmt(&value)),
+            Err(e) => println!("{label} -> {}", exc(&e)),
+        }
+    }
+}

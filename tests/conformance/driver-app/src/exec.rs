@@ -13,11 +13,6 @@ const ATTRIBUTES: &[&str] = &["family", "type", "proto", "timeout"];
 /// Members of CPython's `socket.socket` that the interface has no counterpart for.
 const NOT_IN_INTERFACE: &[&str] = &[
     "makefile",
-    "recv_into",
-    "recvfrom_into",
-    "recvmsg",
-    "recvmsg_into",
-    "sendmsg",
     "sendmsg_afalg",
     "sendfile",
     "_accept",
@@ -389,6 +384,60 @@ fn method(s: &ns::Socket, member: &str, args: &[Val]) -> Step {
             })
         }
         "setsockopt" => setsockopt(s, args),
+        "recv_into" | "recvfrom_into" => {
+            between(1, 3)?;
+            // JSON scripts have no writable buffer (`bytearray`): every
+            // buffer they can pass is refused as CPython's `"w*"` refuses it.
+            Err(Raise::type_error(format!(
+                "{member}() argument 1 must be read-write bytes-like object, not {}",
+                args[0].type_name()
+            ))
+            .into())
+        }
+        "recvmsg" | "recvmsg_into" => {
+            between(1, 3)?;
+            let ancbufsize = args.get(1).map(c_long).transpose()?;
+            let flags = args.get(2).map(c_long).transpose()?;
+            let msg = if member == "recvmsg" {
+                let bufsize =
+                    c_long_named(&args[0], "Python int too large to convert to C ssize_t")?;
+                s.recvmsg(bufsize, ancbufsize, flags)?
+            } else {
+                let items = args[0].iterate().map_err(|_| {
+                    Raise::type_error("recvmsg_into() argument 1 must be an iterable")
+                })?;
+                if !items.is_empty() {
+                    return Err(Raise::type_error(
+                        "recvmsg_into() argument 1 must be an iterable of single-segment read-write buffers",
+                    )
+                    .into());
+                }
+                s.recvmsg_into(&[], ancbufsize, flags)?
+            };
+            let ancdata = msg
+                .ancdata
+                .into_iter()
+                .map(|a| {
+                    Val::Tuple(vec![
+                        Val::Int(a.level.into()),
+                        Val::Int(a.kind.into()),
+                        Val::Bytes(a.data),
+                    ])
+                })
+                .collect();
+            let first = if member == "recvmsg" {
+                Val::Bytes(msg.data)
+            } else {
+                Val::Int(msg.nbytes.into())
+            };
+            Ok(Val::Tuple(vec![
+                first,
+                Val::List(ancdata),
+                Val::Int(msg.msg_flags.into()),
+                msg.address.map_or(Val::None, Val::from_address),
+            ]))
+        }
+        "sendmsg" => sendmsg(s, args),
         m if NOT_IN_INTERFACE.contains(&m) => Err(Fail::Unsupported(format!(
             "`socket.{m}` has no counterpart in nativesock:socket/socket"
         ))),
@@ -401,6 +450,63 @@ fn method(s: &ns::Socket, member: &str, args: &[Val]) -> Step {
         )
         .into()),
     }
+}
+
+/// `sendmsg(buffers[, ancdata[, flags[, address]]])`.
+fn sendmsg(s: &ns::Socket, args: &[Val]) -> Step {
+    let n = args.len();
+    if !(1..=4).contains(&n) {
+        return Err(Raise::type_error(if n == 0 {
+            "sendmsg expected at least 1 argument, got 0".to_string()
+        } else {
+            format!("sendmsg expected at most 4 arguments, got {n}")
+        })
+        .into());
+    }
+    let flags = args.get(2).map(c_int_i).transpose()?;
+    let addr_arg = args.get(3).filter(|a| !matches!(a, Val::None));
+    let buffers = args[0]
+        .iterate()
+        .map_err(|_| Raise::type_error("sendmsg() argument 1 must be an iterable"))?
+        .iter()
+        .map(|b| bytes(b).map(<[u8]>::to_vec))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ancdata = Vec::new();
+    if let Some(items) = args.get(1) {
+        let items = items
+            .iterate()
+            .map_err(|_| Raise::type_error("sendmsg() argument 2 must be an iterable"))?;
+        for item in items {
+            let parts = match &item {
+                Val::Tuple(p) | Val::List(p) => p.clone(),
+                v => {
+                    return Err(Raise::type_error(format!(
+                        "[sendmsg() ancillary data items]() argument must be 3-item sequence, not {}",
+                        v.type_name()
+                    ))
+                    .into());
+                }
+            };
+            let [level, kind, data] = <[Val; 3]>::try_from(parts).map_err(|p| {
+                Raise::type_error(format!(
+                    "[sendmsg() ancillary data items]() argument must be sequence of length 3, not {}",
+                    p.len()
+                ))
+            })?;
+            ancdata.push(ns::Ancillary {
+                level: c_int_i(&level)?,
+                kind: c_int_i(&kind)?,
+                data: bytes(&data)?.to_vec(),
+            });
+        }
+    }
+    let sent = match addr_arg {
+        Some(a) => s
+            .sendmsg(&buffers, &ancdata, flags, Some(&address(a)))
+            .map_err(|e| probed(e, a))?,
+        None => s.sendmsg(&buffers, &ancdata, flags, None)?,
+    };
+    Ok(Val::Int(sent.into()))
 }
 
 /// `setsockopt(level, optname, value)` or `setsockopt(level, optname, None, optlen)`:
