@@ -112,14 +112,34 @@ pub struct RunOptions {
     #[arg(long)]
     pub allow_name_lookup: bool,
 
-    /// Write every audit event the guest raises (`socket.connect`...) as one
-    /// JSON line to PATH (appending), or to stderr for `-`.
+    /// Write every audit event as one JSON line to PATH (appending), or to
+    /// stderr for `-`: the guest's (`socket.connect`...) and the host's own
+    /// `nativesock.denied` (a call the policy refused) and `nativesock.limit`
+    /// (a call a limit refused or ended).
     #[arg(long, value_name = "PATH|-")]
     pub audit_log: Option<PathBuf>,
 
-    /// Cap on the bytes one `recv`/`recvfrom` returns (default 1 MiB).
+    /// Cap on the bytes one `recv` on a stream socket returns (default 1 MiB);
+    /// a datagram is sized from the datagram, never cut by the cap.
     #[arg(long, value_name = "BYTES")]
     pub max_recv_bytes: Option<u32>,
+
+    /// Cap on the bytes one `send`/`sendto` hands the kernel (default 1
+    /// MiB): a stream send past it is a short write (`sendall` goes on), a
+    /// longer datagram fails with `EMSGSIZE`.
+    #[arg(long, value_name = "BYTES")]
+    pub max_send_bytes: Option<u32>,
+
+    /// Cap on the sockets the guest holds open at once (default 1024);
+    /// past it, creating, accepting or duplicating one fails with `EMFILE`.
+    #[arg(long, value_name = "N")]
+    pub max_open_sockets: Option<u32>,
+
+    /// Cap on the time one socket call may block, in milliseconds (default:
+    /// none, calls block as they would natively); past it the call fails
+    /// with `ETIMEDOUT` (`TimeoutError` in the guest).
+    #[arg(long, value_name = "MS")]
+    pub max_blocking_ms: Option<u64>,
 
     /// Set an environment variable for the guest: `NAME=VAL`, or `NAME` to
     /// pass nativesock's own value (if it has one).
@@ -229,6 +249,15 @@ impl RunOptions {
         }
         if let Some(n) = self.max_recv_bytes {
             builder.max_recv_bytes(n);
+        }
+        if let Some(n) = self.max_send_bytes {
+            builder.max_send_bytes(n);
+        }
+        if let Some(n) = self.max_open_sockets {
+            builder.max_open_sockets(n);
+        }
+        if let Some(ms) = self.max_blocking_ms {
+            builder.max_blocking_time(Some(std::time::Duration::from_millis(ms)));
         }
     }
 
@@ -505,6 +534,12 @@ mod tests {
             "--allow-name-lookup",
             "--max-recv-bytes",
             "7",
+            "--max-send-bytes",
+            "9",
+            "--max-open-sockets",
+            "3",
+            "--max-blocking-ms",
+            "250",
         ]);
         assert!(options.grants_network());
         let ctx = nativesock_builder(&options, true).unwrap().build();
@@ -535,6 +570,10 @@ mod tests {
         assert!(p.name_lookup);
         assert!(!p.inherit_network);
         assert_eq!(ctx.max_recv_bytes(), 7);
+        assert_eq!(
+            ctx.limits(),
+            (9, 3, Some(std::time::Duration::from_millis(250)))
+        );
     }
 
     #[test]

@@ -7,13 +7,40 @@ use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::hooks::{AuditEvent, AuditHook, Call, FaultInjector, Raised, SignalCheck};
+use crate::cancel::{self, CallState, CancelHandle};
+use crate::hooks::{
+    AuditArg, AuditEvent, AuditHook, AuditScalar, Call, Fault, FaultInjector, Raised, SignalCheck,
+};
 use crate::policy::{AddressRule, Op, Policy};
 use crate::sys::{self, AddrInfo, Errno, GaiError, SockAddr};
 
 /// The default per-call cap on `recv`/`recvfrom` (1 MiB).
 pub const DEFAULT_MAX_RECV_BYTES: u32 = 1 << 20;
+
+/// The default per-call cap on `send`/`sendto` (1 MiB).
+pub const DEFAULT_MAX_SEND_BYTES: u32 = 1 << 20;
+
+/// The default cap on the fds one store owns at once (1024, the usual soft
+/// `RLIMIT_NOFILE` of a process).
+pub const DEFAULT_MAX_OPEN_SOCKETS: u32 = 1024;
+
+/// The audit event the host raises when its policy refuses a call:
+/// `nativesock.denied(operation, ...)`; see [`NativesockCtxBuilder::audit_hook`].
+pub const DENIED_EVENT: &str = "nativesock.denied";
+
+/// The audit event the host raises when a store hits one of its limits:
+/// `nativesock.limit(limit, value)`; see [`NativesockCtxBuilder::audit_hook`].
+pub const LIMIT_EVENT: &str = "nativesock.limit";
+
+/// `SO_PEERPIDFD` (Linux 6.5, generic value): `getsockopt` installs the
+/// peer's pidfd in the process.
+const SO_PEERPIDFD: i32 = 77;
+
+/// `SCM_PIDFD` (Linux 6.5): a control message carrying a pidfd the kernel
+/// installed in the process.
+const SCM_PIDFD: i32 = 4;
 
 /// The most bytes a `getsockopt` buffer gets, whatever the guest asks for
 /// (CPython itself refuses more than 1024).
@@ -32,6 +59,14 @@ pub struct NativesockCtx {
     signal_check: Option<SignalCheck>,
     fault_injector: Option<FaultInjector>,
     max_recv_bytes: usize,
+    max_send_bytes: usize,
+    max_open_sockets: usize,
+    max_blocking_time: Option<Duration>,
+    calls: Arc<CallState>,
+    /// Every address a `connect`, `bind` or `sendto` system call was made
+    /// with, for the fuzz target's policy invariant.
+    #[cfg(test)]
+    pub(crate) reached: std::cell::RefCell<Vec<(Op, SockAddr)>>,
 }
 
 impl fmt::Debug for NativesockCtx {
@@ -45,7 +80,37 @@ impl fmt::Debug for NativesockCtx {
             .field("signal_check", &self.signal_check.is_some())
             .field("fault_injector", &self.fault_injector.is_some())
             .field("max_recv_bytes", &self.max_recv_bytes)
+            .field("max_send_bytes", &self.max_send_bytes)
+            .field("max_open_sockets", &self.max_open_sockets)
+            .field("max_blocking_time", &self.max_blocking_time)
+            .field("cancelled", &self.calls.is_cancelled())
             .finish()
+    }
+}
+
+impl Drop for NativesockCtx {
+    fn drop(&mut self) {
+        // Closing a socket whose `SO_LINGER` is on with a time blocks until
+        // the data is sent or the time is up, and the guest chose the time:
+        // the store's last closes must not hang the host, so such sockets
+        // close as by default (the kernel still sends what is queued).
+        for fd in self.fds.values() {
+            if let Ok(raw) = sys::getsockopt(
+                fd.as_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                std::mem::size_of::<libc::linger>(),
+            ) && raw.len() == std::mem::size_of::<libc::linger>()
+            {
+                let onoff = i32::from_ne_bytes(raw[..4].try_into().unwrap_or_default());
+                let secs = i32::from_ne_bytes(raw[4..8].try_into().unwrap_or_default());
+                if onoff != 0 && secs != 0 {
+                    let off = [0u8; std::mem::size_of::<libc::linger>()];
+                    let _ = sys::setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_LINGER, &off);
+                }
+            }
+        }
+        // The `OwnedFd`s close as the map drops.
     }
 }
 
@@ -61,6 +126,10 @@ pub struct NativesockCtxBuilder {
     fault_injector: Option<FaultInjector>,
     granted: Vec<OwnedFd>,
     max_recv_bytes: u32,
+    max_send_bytes: u32,
+    max_open_sockets: u32,
+    max_blocking_time: Option<Duration>,
+    calls: Arc<CallState>,
     built: bool,
 }
 
@@ -73,6 +142,9 @@ impl fmt::Debug for NativesockCtxBuilder {
             .field("fault_injector", &self.fault_injector.is_some())
             .field("granted", &self.granted)
             .field("max_recv_bytes", &self.max_recv_bytes)
+            .field("max_send_bytes", &self.max_send_bytes)
+            .field("max_open_sockets", &self.max_open_sockets)
+            .field("max_blocking_time", &self.max_blocking_time)
             .finish()
     }
 }
@@ -97,7 +169,14 @@ impl NativesockCtxBuilder {
     /// * **No hooks.** Every audit event is allowed, `check-signals` reports
     ///   nothing pending, and no fault is injected.
     /// * `recv`/`recvfrom` return at most [`DEFAULT_MAX_RECV_BYTES`] (1 MiB)
-    ///   per call.
+    ///   per call, and `send`/`sendto` take at most [`DEFAULT_MAX_SEND_BYTES`]
+    ///   (1 MiB) per call.
+    /// * The store owns at most [`DEFAULT_MAX_OPEN_SOCKETS`] (1024) fds at
+    ///   once; past that, calls that make one fail with `EMFILE`.
+    /// * No cap on the time one call blocks (a blocking socket blocks as it
+    ///   would natively); no cancellation until a [`cancel_handle`] is taken.
+    ///
+    /// [`cancel_handle`]: NativesockCtxBuilder::cancel_handle
     pub fn new() -> Self {
         NativesockCtxBuilder {
             policy: Policy::default(),
@@ -106,6 +185,10 @@ impl NativesockCtxBuilder {
             fault_injector: None,
             granted: Vec::new(),
             max_recv_bytes: DEFAULT_MAX_RECV_BYTES,
+            max_send_bytes: DEFAULT_MAX_SEND_BYTES,
+            max_open_sockets: DEFAULT_MAX_OPEN_SOCKETS,
+            max_blocking_time: None,
+            calls: Arc::default(),
             built: false,
         }
     }
@@ -187,6 +270,21 @@ impl NativesockCtxBuilder {
     /// they were added, until one returns `Err`: that exception is raised
     /// in the guest and the audited call does not happen (the remaining
     /// hooks are not called, as in CPython).
+    ///
+    /// The host raises two events of its own, which every hook sees and
+    /// none can change (an `Err` is ignored: the call already failed):
+    ///
+    /// * [`DENIED_EVENT`], `nativesock.denied(operation, ...)`, when the
+    ///   policy refuses a call with `EACCES`: `("socket", family, type,
+    ///   proto)`, `("connect" | "bind" | "sendto" | "listen", fd, address)`,
+    ///   `("getaddrinfo", host)` or `("getnameinfo", address)`. An address
+    ///   is `(host, port)`, `(host, port, flowinfo, scope_id)`, a unix path
+    ///   as a `str` (`bytes` when it is not UTF-8 or is an abstract name) or
+    ///   `(family, bytes)` for another family.
+    /// * [`LIMIT_EVENT`], `nativesock.limit(limit, value)`, when a limit
+    ///   refuses or ends a call: `("open-sockets", cap)` (`EMFILE`),
+    ///   `("send-bytes", cap)` (a datagram over the cap, `EMSGSIZE`) or
+    ///   `("blocking-ms", cap)` (`ETIMEDOUT`).
     pub fn audit_hook(
         &mut self,
         hook: impl Fn(&AuditEvent) -> Result<(), Raised> + Send + Sync + 'static,
@@ -210,10 +308,27 @@ impl NativesockCtxBuilder {
     /// (after the fd and policy checks), `Some(errno)` makes the call fail
     /// with `errno` without making it. For `getaddrinfo` and `getnameinfo`
     /// a positive value is an errno behind `EAI_SYSTEM` and a negative value
-    /// an `EAI_*` code.
+    /// an `EAI_*` code. [`inject_faults`] also injects short writes and reads;
+    /// the last of the two set wins.
+    ///
+    /// [`inject_faults`]: NativesockCtxBuilder::inject_faults
     pub fn fault_injector(
         &mut self,
         f: impl Fn(Call) -> Option<i32> + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.fault_injector = Some(Arc::new(move |call| f(call).map(Fault::Errno)));
+        self
+    }
+
+    /// Sets a fault injector, for tests: consulted before each system call
+    /// (after the fd and policy checks), it may fail the call with an errno
+    /// without making it (`EINTR`, `EAGAIN`, `ENOBUFS`, `ECONNRESET`...) or
+    /// make a `send`/`sendto` short ([`Fault::ShortWrite`]) or a
+    /// `recv`/`recvfrom` short ([`Fault::ShortRead`]). This drives the
+    /// guest's retry and partial-send paths from tests.
+    pub fn inject_faults(
+        &mut self,
+        f: impl Fn(Call) -> Option<Fault> + Send + Sync + 'static,
     ) -> &mut Self {
         self.fault_injector = Some(Arc::new(f));
         self
@@ -229,12 +344,56 @@ impl NativesockCtxBuilder {
         self
     }
 
-    /// Caps the bytes one `recv`/`recvfrom` returns (and allocates), whatever
-    /// length the guest asks for. Default [`DEFAULT_MAX_RECV_BYTES`]; 0 is
-    /// taken as 1.
+    /// Caps the bytes one `recv`/`recvfrom`/`recvmsg` on a stream socket
+    /// returns (and allocates), whatever length the guest asks for. A
+    /// datagram or seqpacket socket asked for more than the cap gets a
+    /// buffer the size of its next message instead, so the cap never cuts
+    /// a message. Default [`DEFAULT_MAX_RECV_BYTES`]; 0 is taken as 1.
     pub fn max_recv_bytes(&mut self, n: u32) -> &mut Self {
         self.max_recv_bytes = n.max(1);
         self
+    }
+
+    /// Caps the bytes one `send`/`sendto` hands the kernel, whatever the
+    /// guest passes. On a stream socket the rest is simply not sent yet (a
+    /// short write, which `sendall` continues); a datagram longer than the
+    /// cap fails with `EMSGSIZE`, as one too long for the kernel would.
+    /// Default [`DEFAULT_MAX_SEND_BYTES`]; 0 is taken as 1. The CLI's
+    /// `--max-send-bytes N`.
+    pub fn max_send_bytes(&mut self, n: u32) -> &mut Self {
+        self.max_send_bytes = n.max(1);
+        self
+    }
+
+    /// Caps the fds the store owns at once (created, accepted, duplicated
+    /// and granted ones alike): past it `socket`, `socketpair`, `accept`
+    /// and `dup` fail with `EMFILE` without making the call (a pending
+    /// connection stays queued, as with the real limit). Default
+    /// [`DEFAULT_MAX_OPEN_SOCKETS`]. The CLI's `--max-open-sockets N`.
+    pub fn max_open_sockets(&mut self, n: u32) -> &mut Self {
+        self.max_open_sockets = n;
+        self
+    }
+
+    /// Caps the time one host call may block in the kernel (`connect`,
+    /// `accept`, `send`, `sendto`, `recv`, `recvfrom`, `poll`, `close`):
+    /// when it runs out the call fails with `ETIMEDOUT` (`TimeoutError` in
+    /// the guest). `poll` waits at most the cap; the other calls are woken
+    /// by a signal ([`wake_signal`](crate::wake_signal)) from a watchdog
+    /// thread. `None` (the default) lets calls block as long as the kernel
+    /// does. The CLI's `--max-blocking-ms MS`.
+    pub fn max_blocking_time(&mut self, cap: Option<Duration>) -> &mut Self {
+        if cap.is_some() {
+            self.calls.arm();
+        }
+        self.max_blocking_time = cap;
+        self
+    }
+
+    /// A handle that cancels the blocking calls of the context this
+    /// builder builds, from any thread; see [`CancelHandle`].
+    pub fn cancel_handle(&mut self) -> CancelHandle {
+        CancelHandle::new(&self.calls)
     }
 
     /// Builds the context.
@@ -253,6 +412,12 @@ impl NativesockCtxBuilder {
             signal_check: self.signal_check.take(),
             fault_injector: self.fault_injector.take(),
             max_recv_bytes: usize::try_from(self.max_recv_bytes).unwrap_or(usize::MAX),
+            max_send_bytes: usize::try_from(self.max_send_bytes).unwrap_or(usize::MAX),
+            max_open_sockets: usize::try_from(self.max_open_sockets).unwrap_or(usize::MAX),
+            max_blocking_time: self.max_blocking_time,
+            calls: self.calls.clone(),
+            #[cfg(test)]
+            reached: std::cell::RefCell::default(),
         };
         for fd in self.granted.drain(..) {
             ctx.grant_fd(fd);
@@ -301,6 +466,13 @@ impl NativesockCtx {
         NativesockCtxBuilder::new()
     }
 
+    /// A handle that cancels this store's blocking calls from any thread;
+    /// see [`CancelHandle`]. Take it before the store runs (or through
+    /// `Store::data_mut` between calls).
+    pub fn cancel_handle(&mut self) -> CancelHandle {
+        CancelHandle::new(&self.calls)
+    }
+
     /// Gives the store an existing socket while it runs; returns its fd
     /// number, the one the guest uses.
     pub fn grant_fd(&mut self, fd: OwnedFd) -> RawFd {
@@ -312,6 +484,14 @@ impl NativesockCtx {
     /// Whether the store owns fd `fd`.
     pub fn owns_fd(&self, fd: RawFd) -> bool {
         self.fds.contains_key(&fd)
+    }
+
+    /// The fds the store owns, in increasing order (tests only).
+    #[cfg(test)]
+    pub(crate) fn owned_fds(&self) -> Vec<RawFd> {
+        let mut fds: Vec<RawFd> = self.fds.keys().copied().collect();
+        fds.sort_unstable();
+        fds
     }
 
     /// Takes fd `fd` back from the store (the guest can no longer name it);
@@ -330,6 +510,16 @@ impl NativesockCtx {
     #[cfg_attr(not(test), expect(dead_code, reason = "used by tests"))]
     pub(crate) fn max_recv_bytes(&self) -> usize {
         self.max_recv_bytes
+    }
+
+    /// The send cap, the open-socket cap and the blocking time cap (tests only).
+    #[cfg(test)]
+    pub(crate) fn limits(&self) -> (usize, usize, Option<Duration>) {
+        (
+            self.max_send_bytes,
+            self.max_open_sockets,
+            self.max_blocking_time,
+        )
     }
 
     fn insert(&mut self, fd: OwnedFd) -> RawFd {
@@ -354,22 +544,105 @@ impl NativesockCtx {
         self.fds.get(&fd).map(|f| f.as_fd()).ok_or(libc::EBADF)
     }
 
-    fn fault(&self, call: Call) -> Result<(), Errno> {
+    /// Asks the fault injector about `call`: `Err` for an injected errno,
+    /// otherwise the most bytes the call may move (`usize::MAX`: no limit).
+    fn fault(&self, call: Call) -> Result<usize, Errno> {
         match self.fault_injector.as_ref().and_then(|f| f(call)) {
-            Some(errno) => {
+            Some(Fault::Errno(errno)) => {
                 tracing::debug!(?call, errno, "injected fault");
                 Err(errno)
             }
-            None => Ok(()),
+            Some(Fault::ShortWrite(n)) if matches!(call, Call::Send | Call::Sendto) => {
+                tracing::debug!(?call, n, "injected short write");
+                Ok(n.max(1))
+            }
+            Some(Fault::ShortRead(n)) if matches!(call, Call::Recv | Call::Recvfrom) => {
+                tracing::debug!(?call, n, "injected short read");
+                Ok(n.max(1))
+            }
+            _ => Ok(usize::MAX),
         }
     }
 
     fn gai_fault(&self, call: Call) -> Result<(), GaiError> {
         match self.fault_injector.as_ref().and_then(|f| f(call)) {
-            Some(code) if code < 0 => Err(GaiError::from_code(code, 0)),
-            Some(errno) => Err(GaiError::system(errno)),
-            None => Ok(()),
+            Some(Fault::Errno(code)) if code < 0 => Err(GaiError::from_code(code, 0)),
+            Some(Fault::Errno(errno)) => Err(GaiError::system(errno)),
+            _ => Ok(()),
         }
+    }
+
+    /// Tells every audit hook about a host event; their answers are
+    /// ignored (the call has already failed or is going ahead).
+    fn notify(&self, name: &str, args: Vec<AuditArg>) {
+        if self.audit_hooks.is_empty() {
+            return;
+        }
+        let event = AuditEvent {
+            name: name.to_owned(),
+            args,
+        };
+        for hook in &self.audit_hooks {
+            let _ = hook(&event);
+        }
+    }
+
+    /// `EACCES`, after raising [`DENIED_EVENT`] with `args` after the operation.
+    fn denied(&self, operation: &str, mut args: Vec<AuditArg>) -> Errno {
+        tracing::debug!(operation, "denied by the policy");
+        args.insert(0, AuditArg::Scalar(AuditScalar::Str(operation.to_owned())));
+        self.notify(DENIED_EVENT, args);
+        libc::EACCES
+    }
+
+    /// `errno`, after raising [`LIMIT_EVENT`] for `limit` and its value.
+    fn limited(&self, limit: &str, value: u64, errno: Errno) -> Errno {
+        tracing::debug!(limit, value, errno, "store limit reached");
+        self.notify(
+            LIMIT_EVENT,
+            vec![
+                AuditArg::Scalar(AuditScalar::Str(limit.to_owned())),
+                AuditArg::Scalar(AuditScalar::Int(i64::try_from(value).unwrap_or(i64::MAX))),
+            ],
+        );
+        errno
+    }
+
+    /// Checks `address` for `op` on `fd`, raising the denial event as `operation`.
+    fn check_address(
+        &self,
+        op: Op,
+        operation: &str,
+        fd: RawFd,
+        address: &SockAddr,
+    ) -> Result<(), Errno> {
+        self.policy
+            .check_address(op, address)
+            .map_err(|_| self.denied(operation, vec![int_arg(fd.into()), address_arg(address)]))
+    }
+
+    /// `EMFILE` unless the store may own `n` more fds.
+    fn check_room(&self, n: usize) -> Result<(), Errno> {
+        if self.fds.len().saturating_add(n) > self.max_open_sockets {
+            let cap = u64::try_from(self.max_open_sockets).unwrap_or(u64::MAX);
+            return Err(self.limited("open-sockets", cap, libc::EMFILE));
+        }
+        Ok(())
+    }
+
+    /// Runs a system call that may block, so that the store's cancel handle
+    /// and blocking time cap can wake it (`always`: even when cancelled).
+    fn blocking<R>(
+        &self,
+        always: bool,
+        call: impl FnOnce() -> Result<R, Errno>,
+    ) -> Result<R, Errno> {
+        let result = cancel::blocking(&self.calls, self.max_blocking_time, always, call);
+        if let (Err(libc::ETIMEDOUT), Some(cap)) = (&result, self.max_blocking_time) {
+            let ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
+            return Err(self.limited("blocking-ms", ms, libc::ETIMEDOUT));
+        }
+        result
     }
 
     /// The socket's `SO_TYPE`, if it has one.
@@ -384,13 +657,16 @@ impl NativesockCtx {
         socket_type: i32,
         proto: i32,
     ) -> Result<RawFd, Errno> {
+        self.check_room(1)?;
         self.fault(Call::Socket)?;
         // The kernel judges the arguments first, so a family or type it does
         // not know gets its own errno (EAFNOSUPPORT, EINVAL) as it would
         // natively; only a socket the kernel would make but the policy
         // forbids is EACCES, and that fd is closed at once (dropped here).
         let fd = sys::socket(family, socket_type, proto)?;
-        self.policy.check_socket(family, socket_type)?;
+        self.policy
+            .check_socket(family, socket_type, proto)
+            .map_err(|_| self.denied("socket", socket_args(family, socket_type, proto)))?;
         Ok(self.insert(fd))
     }
 
@@ -400,10 +676,13 @@ impl NativesockCtx {
         socket_type: i32,
         proto: i32,
     ) -> Result<(RawFd, RawFd), Errno> {
+        self.check_room(2)?;
         self.fault(Call::Socketpair)?;
         // As for `socket`: the kernel's errno for arguments it rejects, then the policy.
         let (a, b) = sys::socketpair(family, socket_type, proto)?;
-        self.policy.check_socket(family, socket_type)?;
+        self.policy
+            .check_socket(family, socket_type, proto)
+            .map_err(|_| self.denied("socketpair", socket_args(family, socket_type, proto)))?;
         Ok((self.insert(a), self.insert(b)))
     }
 
@@ -411,25 +690,40 @@ impl NativesockCtx {
         let owned = self.fds.remove(&fd).ok_or(libc::EBADF)?;
         // The fd leaves the store whatever happens; an injected fault still closes it.
         self.fault(Call::Close)?;
-        sys::close(owned)
+        // Even a cancelled store closes: only the wait (`SO_LINGER`) is cut short.
+        self.blocking(true, || sys::close(owned))
     }
 
     pub(crate) fn connect(&mut self, fd: RawFd, address: &SockAddr) -> Result<(), Errno> {
-        let fd = self.fd(fd)?;
-        self.policy.check_address(Op::Connect, address)?;
+        let n = fd;
+        let fd = self.fd(n)?;
+        self.check_address(Op::Connect, "connect", n, address)?;
         self.fault(Call::Connect)?;
-        sys::connect(fd, address)
+        self.reached(Op::Connect, address);
+        self.blocking(false, || sys::connect(fd, address))
     }
 
     pub(crate) fn bind(&mut self, fd: RawFd, address: &SockAddr) -> Result<(), Errno> {
-        let fd = self.fd(fd)?;
-        self.policy.check_address(Op::Bind, address)?;
+        let n = fd;
+        let fd = self.fd(n)?;
+        self.check_address(Op::Bind, "bind", n, address)?;
         self.fault(Call::Bind)?;
+        self.reached(Op::Bind, address);
         sys::bind(fd, address)
     }
 
+    /// Records an address a system call is about to be made with (tests only).
+    #[cfg(test)]
+    fn reached(&self, op: Op, address: &SockAddr) {
+        self.reached.borrow_mut().push((op, address.clone()));
+    }
+
+    #[cfg(not(test))]
+    fn reached(&self, _: Op, _: &SockAddr) {}
+
     pub(crate) fn listen(&mut self, fd: RawFd, backlog: i32) -> Result<(), Errno> {
-        let fd = self.fd(fd)?;
+        let n = fd;
+        let fd = self.fd(n)?;
         if !self.policy.inherit_network
             && matches!(
                 Self::socket_type(fd),
@@ -443,10 +737,13 @@ impl NativesockCtx {
                 Ok(local @ (SockAddr::Inet(_) | SockAddr::Inet6(_)))
                     if local_port(&local) == Some(0) =>
                 {
-                    self.policy.check_address(Op::Bind, &local)?;
+                    self.check_address(Op::Bind, "listen", n, &local)?;
+                    self.reached(Op::Bind, &local);
                 }
                 Ok(SockAddr::Unix(name)) if name.is_empty() => {
-                    self.policy.check_address(Op::Bind, &SockAddr::Unix(name))?;
+                    let local = SockAddr::Unix(name);
+                    self.check_address(Op::Bind, "listen", n, &local)?;
+                    self.reached(Op::Bind, &local);
                 }
                 _ => {}
             }
@@ -458,8 +755,9 @@ impl NativesockCtx {
     pub(crate) fn accept(&mut self, fd: RawFd, flags: i32) -> Result<(RawFd, SockAddr), Errno> {
         let (new, peer) = {
             let fd = self.fd(fd)?;
+            self.check_room(1)?;
             self.fault(Call::Accept)?;
-            sys::accept(fd, flags)?
+            self.blocking(false, || sys::accept(fd, flags))?
         };
         Ok((self.insert(new), peer))
     }
@@ -483,12 +781,26 @@ impl NativesockCtx {
         name: i32,
         length: u32,
     ) -> Result<Vec<u8>, Errno> {
-        let fd = self.fd(fd)?;
-        self.fault(Call::Getsockopt)?;
-        let length = usize::try_from(length)
-            .unwrap_or(usize::MAX)
-            .min(MAX_SOCKOPT_LEN);
-        sys::getsockopt(fd, level, name, length)
+        let raw = {
+            let fd = self.fd(fd)?;
+            self.fault(Call::Getsockopt)?;
+            let length = usize::try_from(length)
+                .unwrap_or(usize::MAX)
+                .min(MAX_SOCKOPT_LEN);
+            sys::getsockopt(fd, level, name, length)?
+        };
+        if level == libc::SOL_SOCKET && name == SO_PEERPIDFD && raw.len() >= 4 {
+            // The kernel just installed a pidfd in this process: the store
+            // owns it, like an accepted socket (the fuzz target found it
+            // left open, unowned, by every such call).
+            let n = i32::from_ne_bytes(raw[..4].try_into().unwrap_or_default());
+            if n >= 0 {
+                let pidfd = sys::adopt_fd(n);
+                self.check_room(1)?;
+                self.insert(pidfd);
+            }
+        }
+        Ok(raw)
     }
 
     pub(crate) fn setsockopt(
@@ -515,10 +827,33 @@ impl NativesockCtx {
         sys::setsockopt_null(fd, level, name, length)
     }
 
+    /// The part of `data` one send call hands the kernel: all of it, or
+    /// for a stream socket at most the cap (a short write); a longer
+    /// datagram is `EMSGSIZE`. `injected` is a fault's short write.
+    fn send_part<'d>(
+        &self,
+        fd: BorrowedFd<'_>,
+        data: &'d [u8],
+        injected: usize,
+    ) -> Result<&'d [u8], Errno> {
+        let data = &data[..data.len().min(injected)];
+        if data.len() <= self.max_send_bytes {
+            return Ok(data);
+        }
+        match Self::socket_type(fd) {
+            Some(libc::SOCK_STREAM) | None => Ok(&data[..self.max_send_bytes]),
+            Some(_) => {
+                let cap = u64::try_from(self.max_send_bytes).unwrap_or(u64::MAX);
+                Err(self.limited("send-bytes", cap, libc::EMSGSIZE))
+            }
+        }
+    }
+
     pub(crate) fn send(&mut self, fd: RawFd, data: &[u8], flags: i32) -> Result<usize, Errno> {
         let fd = self.fd(fd)?;
-        self.fault(Call::Send)?;
-        sys::send(fd, data, flags)
+        let injected = self.fault(Call::Send)?;
+        let data = self.send_part(fd, data, injected)?;
+        self.blocking(false, || sys::send(fd, data, flags))
     }
 
     pub(crate) fn sendto(
@@ -528,32 +863,50 @@ impl NativesockCtx {
         flags: i32,
         address: &SockAddr,
     ) -> Result<usize, Errno> {
-        let fd = self.fd(fd)?;
-        if !self.policy.inherit_network {
-            // A stream socket's `sendto` can connect (`MSG_FASTOPEN`): it
-            // needs a connect grant.
-            let op = match Self::socket_type(fd) {
+        let n = fd;
+        let fd = self.fd(n)?;
+        // A stream socket's `sendto` can connect (`MSG_FASTOPEN`): it
+        // needs a connect grant.
+        let op = if self.policy.inherit_network {
+            Op::Sendto
+        } else {
+            match Self::socket_type(fd) {
                 Some(libc::SOCK_STREAM) => Op::Connect,
                 _ => Op::Sendto,
-            };
-            self.policy.check_address(op, address)?;
-        }
-        self.fault(Call::Sendto)?;
-        sys::sendto(fd, data, flags, address)
+            }
+        };
+        self.check_address(op, "sendto", n, address)?;
+        let injected = self.fault(Call::Sendto)?;
+        let data = self.send_part(fd, data, injected)?;
+        self.reached(op, address);
+        self.blocking(false, || sys::sendto(fd, data, flags, address))
     }
 
-    /// The length one receive call gets: the guest's, capped.
-    fn recv_len(&self, length: u32) -> usize {
-        usize::try_from(length)
-            .unwrap_or(usize::MAX)
-            .min(self.max_recv_bytes)
+    /// The buffer one receive call gets: the guest's length, never more
+    /// than the per-call cap on a stream socket; on a datagram or seqpacket
+    /// socket asked for more than the cap, the size of the next message
+    /// (learned with `MSG_PEEK | MSG_TRUNC`, which waits as the receive
+    /// would), so that the cap never truncates a message and nothing is
+    /// allocated that did not arrive.
+    fn recv_len(&self, fd: BorrowedFd<'_>, length: u32, flags: i32) -> Result<usize, Errno> {
+        let asked = usize::try_from(length).unwrap_or(usize::MAX);
+        if asked <= self.max_recv_bytes {
+            return Ok(asked);
+        }
+        match Self::socket_type(fd) {
+            Some(libc::SOCK_STREAM) | None => Ok(self.max_recv_bytes),
+            Some(_) => Ok(asked.min(sys::next_message_len(fd, flags)?)),
+        }
     }
 
     pub(crate) fn recv(&mut self, fd: RawFd, length: u32, flags: i32) -> Result<Vec<u8>, Errno> {
-        let length = self.recv_len(length);
         let fd = self.fd(fd)?;
-        self.fault(Call::Recv)?;
-        sys::recv(fd, length, flags)
+        let injected = self.fault(Call::Recv)?;
+        // Both system calls can wait: the length's peek and the receive.
+        self.blocking(false, || {
+            let length = self.recv_len(fd, length, flags)?.min(injected);
+            sys::recv(fd, length, flags)
+        })
     }
 
     pub(crate) fn recvfrom(
@@ -562,10 +915,158 @@ impl NativesockCtx {
         length: u32,
         flags: i32,
     ) -> Result<(Vec<u8>, SockAddr), Errno> {
-        let length = self.recv_len(length);
         let fd = self.fd(fd)?;
-        self.fault(Call::Recvfrom)?;
-        sys::recvfrom(fd, length, flags)
+        let injected = self.fault(Call::Recvfrom)?;
+        self.blocking(false, || {
+            let length = self.recv_len(fd, length, flags)?.min(injected);
+            sys::recvfrom(fd, length, flags)
+        })
+    }
+
+    /// `sendmsg`: the address needs the grant `sendto` needs, and
+    /// `SCM_RIGHTS` may only pass fds this store owns (`EBADF`). Fault
+    /// injection sees it as [`Call::Sendto`].
+    pub(crate) fn sendmsg(
+        &mut self,
+        fd: RawFd,
+        buffers: &[Vec<u8>],
+        ancillary: &[sys::Cmsg],
+        flags: i32,
+        address: Option<&SockAddr>,
+    ) -> Result<usize, Errno> {
+        let n = fd;
+        let fd = self.fd(n)?;
+        let op = match Self::socket_type(fd) {
+            Some(libc::SOCK_STREAM) => Op::Connect,
+            _ => Op::Sendto,
+        };
+        if let Some(address) = address {
+            self.check_address(op, "sendmsg", n, address)?;
+        }
+        for item in ancillary {
+            if item.level == libc::SOL_SOCKET
+                && item.kind == libc::SCM_RIGHTS
+                && sys::scm_rights_fds(&item.data).any(|n| !self.fds.contains_key(&n))
+            {
+                return Err(libc::EBADF);
+            }
+            // A privileged host could vouch for any pid, uid and gid: the
+            // guest may only pass the process's own (as an unprivileged
+            // process may).
+            if item.level == libc::SOL_SOCKET
+                && item.kind == libc::SCM_CREDENTIALS
+                && !self.policy.inherit_network
+                && !own_credentials(&item.data)
+            {
+                return Err(self.denied("sendmsg", vec![int_arg(n.into())]));
+            }
+        }
+        let injected = self.fault(Call::Sendto)?;
+        let total = buffers
+            .iter()
+            .map(Vec::len)
+            .fold(0usize, usize::saturating_add);
+        if total > self.max_send_bytes.min(injected) {
+            // Trimming scattered buffers would change a datagram's bytes:
+            // over the cap, a message is refused as a datagram is.
+            let cap = u64::try_from(self.max_send_bytes).unwrap_or(u64::MAX);
+            return Err(self.limited("send-bytes", cap, libc::EMSGSIZE));
+        }
+        if let Some(address) = address {
+            self.reached(op, address);
+        }
+        self.blocking(false, || {
+            sys::sendmsg(fd, buffers, ancillary, flags, address)
+        })
+    }
+
+    /// `recvmsg`, with `recv`'s length rules and the control buffer capped
+    /// at [`MAX_SOCKOPT_LEN`]. Received fds become the store's own; the
+    /// host always asks for `MSG_CMSG_CLOEXEC`. Fault injection sees it
+    /// as [`Call::Recvfrom`].
+    pub(crate) fn recvmsg(
+        &mut self,
+        fd: RawFd,
+        length: u32,
+        ancillary_length: u32,
+        flags: i32,
+    ) -> Result<sys::Message, Errno> {
+        let mut msg = {
+            let fd = self.fd(fd)?;
+            self.fault(Call::Recvfrom)?;
+            let ancillary_length = usize::try_from(ancillary_length)
+                .unwrap_or(usize::MAX)
+                .min(MAX_SOCKOPT_LEN);
+            // Both system calls can wait: the length's peek and the receive
+            // (the fuzz target found the peek outside the blocking cap).
+            let mut msg = self.blocking(false, || {
+                let length = self.recv_len(fd, length, flags)?;
+                sys::recvmsg(fd, length, ancillary_length, flags | libc::MSG_CMSG_CLOEXEC)
+            })?;
+            // The kernel echoes the flag in `msg_flags`; the guest sees its own.
+            msg.flags &= !(libc::MSG_CMSG_CLOEXEC & !flags);
+            msg
+        };
+        let mut over = false;
+        for item in &msg.ancillary {
+            // `SCM_RIGHTS` fds, and the pidfd of `SCM_PIDFD` (`SO_PASSPIDFD`):
+            // both are installed in this process by the kernel.
+            if item.level == libc::SOL_SOCKET
+                && (item.kind == libc::SCM_RIGHTS || item.kind == SCM_PIDFD)
+            {
+                for n in sys::scm_rights_fds(&item.data) {
+                    let fd = sys::adopt_fd(n);
+                    // Past the store's cap a received fd is closed at once,
+                    // as the kernel drops the ones that do not fit.
+                    if self.fds.len() >= self.max_open_sockets {
+                        over = true;
+                        drop(fd);
+                    } else {
+                        self.insert(fd);
+                    }
+                }
+            }
+        }
+        if over {
+            let cap = u64::try_from(self.max_open_sockets).unwrap_or(u64::MAX);
+            self.limited("open-sockets", cap, libc::EMFILE);
+            msg.flags |= libc::MSG_CTRUNC;
+        }
+        Ok(msg)
+    }
+
+    /// `gethostbyname_r`: a numeric IPv4 address needs no grant.
+    pub(crate) fn gethostbyname(&mut self, name: &str) -> Result<sys::HostEnt, sys::HostError> {
+        if !self.policy.name_lookup && name.parse::<std::net::Ipv4Addr>().is_err() {
+            let name = AuditArg::Scalar(AuditScalar::Str(name.to_owned()));
+            return Err(sys::HostError::errno(
+                self.denied("gethostbyname", vec![name]),
+            ));
+        }
+        sys::gethostbyname(name)
+    }
+
+    /// `gethostbyaddr_r`: a reverse lookup always needs the grant.
+    pub(crate) fn gethostbyaddr(
+        &mut self,
+        address: &SockAddr,
+    ) -> Result<sys::HostEnt, sys::HostError> {
+        if !self.policy.name_lookup {
+            return Err(sys::HostError::errno(
+                self.denied("gethostbyaddr", vec![address_arg(address)]),
+            ));
+        }
+        sys::gethostbyaddr(address)
+    }
+
+    /// `getservbyname_r`: the local services database, no grant needed.
+    pub(crate) fn getservbyname(&mut self, name: &str, proto: Option<&str>) -> Option<u16> {
+        sys::getservbyname(name, proto)
+    }
+
+    /// `getservbyport_r`: the local services database, no grant needed.
+    pub(crate) fn getservbyport(&mut self, port: u16, proto: Option<&str>) -> Option<String> {
+        sys::getservbyport(port, proto)
     }
 
     pub(crate) fn shutdown(&mut self, fd: RawFd, how: i32) -> Result<(), Errno> {
@@ -577,6 +1078,7 @@ impl NativesockCtx {
     pub(crate) fn dup(&mut self, fd: RawFd) -> Result<RawFd, Errno> {
         let new = {
             let fd = self.fd(fd)?;
+            self.check_room(1)?;
             self.fault(Call::Dup)?;
             sys::dup(fd)?
         };
@@ -610,10 +1112,29 @@ impl NativesockCtx {
     pub(crate) fn poll(&mut self, fd: RawFd, events: i16, timeout_ms: i32) -> Result<i16, Errno> {
         let fd = self.fd(fd)?;
         self.fault(Call::Poll)?;
-        sys::poll(fd, events, timeout_ms)
+        let Some(cap) = self.max_blocking_time else {
+            return cancel::blocking(&self.calls, None, false, || {
+                sys::poll(fd, events, timeout_ms)
+            });
+        };
+        // With a cap, poll waits at most the cap itself; no signal needed.
+        let cap_ms = i32::try_from(cap.as_millis()).unwrap_or(i32::MAX);
+        let capped = timeout_ms < 0 || timeout_ms > cap_ms;
+        let wait = if capped { cap_ms } else { timeout_ms };
+        match cancel::blocking(&self.calls, None, false, || sys::poll(fd, events, wait)) {
+            Ok(0) if capped => Err(self.limited(
+                "blocking-ms",
+                u64::try_from(cap.as_millis()).unwrap_or(u64::MAX),
+                libc::ETIMEDOUT,
+            )),
+            result => result,
+        }
     }
 
     pub(crate) fn check_signals(&mut self) -> Result<(), Raised> {
+        if self.calls.is_cancelled() {
+            return Err(self.calls.raised());
+        }
         match &self.signal_check {
             Some(check) => check(),
             None => Ok(()),
@@ -641,7 +1162,8 @@ impl NativesockCtx {
             let flags = flags | libc::AI_NUMERICHOST;
             return sys::getaddrinfo(host, port, family, socket_type, proto, flags).map_err(|e| {
                 if e.code == libc::EAI_NONAME {
-                    GaiError::system(libc::EACCES)
+                    let host = AuditArg::Scalar(AuditScalar::Str(host.unwrap_or("").to_owned()));
+                    GaiError::system(self.denied("getaddrinfo", vec![host]))
                 } else {
                     e
                 }
@@ -656,7 +1178,9 @@ impl NativesockCtx {
         flags: i32,
     ) -> Result<(String, String), GaiError> {
         if !self.policy.name_lookup && flags & libc::NI_NUMERICHOST == 0 {
-            return Err(GaiError::system(libc::EACCES));
+            return Err(GaiError::system(
+                self.denied("getnameinfo", vec![address_arg(address)]),
+            ));
         }
         self.gai_fault(Call::Getnameinfo)?;
         sys::getnameinfo(address, flags)
@@ -665,6 +1189,59 @@ impl NativesockCtx {
     pub(crate) fn gethostname(&mut self) -> Result<String, Errno> {
         self.fault(Call::Gethostname)?;
         sys::gethostname()
+    }
+}
+
+/// Whether `SCM_CREDENTIALS` data is this process's own `struct ucred`.
+fn own_credentials(data: &[u8]) -> bool {
+    let field = |i: usize| -> Option<u32> {
+        Some(u32::from_ne_bytes(
+            data.get(4 * i..4 * i + 4)?.try_into().ok()?,
+        ))
+    };
+    // SAFETY: these calls have no preconditions.
+    let (pid, uid, gid) = unsafe { (libc::getpid() as u32, libc::getuid(), libc::getgid()) };
+    field(0) == Some(pid) && field(1) == Some(uid) && field(2) == Some(gid)
+}
+
+/// An int audit argument.
+fn int_arg(i: i64) -> AuditArg {
+    AuditArg::Scalar(AuditScalar::Int(i))
+}
+
+/// `(family, type, proto)` as audit arguments.
+fn socket_args(family: i32, socket_type: i32, proto: i32) -> Vec<AuditArg> {
+    vec![
+        int_arg(family.into()),
+        int_arg(socket_type.into()),
+        int_arg(proto.into()),
+    ]
+}
+
+/// An address as the denial event shows it: `(host, port)`,
+/// `(host, port, flowinfo, scope_id)`, a unix path as a `str` (`bytes`
+/// when abstract or not UTF-8), `None` for `AF_UNSPEC`, `(family, bytes)`
+/// otherwise.
+fn address_arg(address: &SockAddr) -> AuditArg {
+    use AuditScalar::{Bytes, Int, Str};
+    match address {
+        SockAddr::Unspec => AuditArg::Scalar(AuditScalar::None),
+        SockAddr::Inet(a) => AuditArg::Tuple(vec![Str(a.ip().to_string()), Int(a.port().into())]),
+        SockAddr::Inet6(a) => AuditArg::Tuple(vec![
+            Str(a.ip().to_string()),
+            Int(a.port().into()),
+            Int(a.flowinfo().into()),
+            Int(a.scope_id().into()),
+        ]),
+        SockAddr::Unix(name) => match std::str::from_utf8(name) {
+            Ok(path) if name.first().is_some_and(|&b| b != 0) => {
+                AuditArg::Scalar(Str(path.to_owned()))
+            }
+            _ => AuditArg::Scalar(Bytes(name.clone())),
+        },
+        SockAddr::Other(family, data) => {
+            AuditArg::Tuple(vec![Int((*family).into()), Bytes(data.clone())])
+        }
     }
 }
 
@@ -968,16 +1545,24 @@ mod tests {
         assert_eq!(ctx.recv(a, 2, 0).unwrap(), b"45");
         let (data, _) = ctx.recvfrom(a, u32::MAX, 0).unwrap();
         assert_eq!(data, b"6789");
-        // A datagram longer than the buffer is truncated, and MSG_TRUNC's
-        // longer count never exposes bytes that were not written.
+        // The cap never cuts a datagram: the host sizes the buffer from it.
         let u = ctx.socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
         ctx.bind(u, &loopback(0)).unwrap();
         let to = ctx.getsockname(u).unwrap();
         ctx.sendto(u, b"abcdefgh", 0, &to).unwrap();
         ctx.poll(u, libc::POLLIN, 5000).unwrap();
-        let (data, from) = ctx.recvfrom(u, 100, libc::MSG_TRUNC).unwrap();
-        assert_eq!(data, b"abcd");
+        let (data, from) = ctx.recvfrom(u, 100, 0).unwrap();
+        assert_eq!(data, b"abcdefgh");
         assert_eq!(from, to);
+        // A datagram longer than the guest's own buffer is truncated, and
+        // MSG_TRUNC's longer count never exposes bytes that were not written.
+        ctx.sendto(u, b"abcdefgh", 0, &to).unwrap();
+        let (data, _) = ctx.recvfrom(u, 4, libc::MSG_TRUNC).unwrap();
+        assert_eq!(data, b"abcd");
+        ctx.sendto(u, b"abcdefgh", 0, &to).unwrap();
+        let msg = ctx.recvmsg(u, 2, 0, libc::MSG_TRUNC).unwrap();
+        assert_eq!((msg.data.as_slice(), msg.length), (&b"ab"[..], 8));
+        assert_eq!(msg.flags & libc::MSG_CMSG_CLOEXEC, 0);
     }
 
     #[test]
@@ -991,6 +1576,50 @@ mod tests {
         ctx.close(d).unwrap();
         ctx.shutdown(c, libc::SHUT_WR).unwrap();
         assert_eq!(ctx.send(c, b"x", 0), Err(libc::EPIPE));
+    }
+
+    #[test]
+    fn sendmsg_is_checked_like_sendto_and_scm_rights_like_fds() {
+        let mut ctx = NativesockCtx::builder()
+            .allow_bind(rule("127.0.0.1"))
+            .allow_sendto(rule("127.0.0.1:1-2"))
+            .build();
+        let u = ctx.socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
+        ctx.bind(u, &loopback(0)).unwrap();
+        let me = ctx.getsockname(u).unwrap();
+        // Its own port is not granted: no datagram leaves.
+        assert_eq!(
+            ctx.sendmsg(u, &[b"x".to_vec()], &[], 0, Some(&me)),
+            Err(libc::EACCES)
+        );
+        assert_eq!(
+            ctx.sendmsg(u, &[b"x".to_vec()], &[], 0, None),
+            Err(libc::EDESTADDRREQ)
+        );
+
+        let (a, b) = ctx.socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
+        let rights = |fd: RawFd| sys::Cmsg {
+            level: libc::SOL_SOCKET,
+            kind: libc::SCM_RIGHTS,
+            data: fd.to_ne_bytes().to_vec(),
+        };
+        let stdout = std::io::stdout().as_raw_fd();
+        assert_eq!(
+            ctx.sendmsg(a, &[b"x".to_vec()], &[rights(stdout)], 0, None),
+            Err(libc::EBADF),
+            "the host's own fds cannot be passed"
+        );
+        assert_eq!(
+            ctx.sendmsg(a, &[b"fd".to_vec()], &[rights(u)], 0, None),
+            Ok(2)
+        );
+        let msg = ctx.recvmsg(b, 10, 64, 0).unwrap();
+        assert_eq!(msg.flags, 0, "MSG_CMSG_CLOEXEC is the host's, not reported");
+        let fds: Vec<RawFd> = sys::scm_rights_fds(&msg.ancillary[0].data).collect();
+        assert_eq!(fds.len(), 1);
+        assert!(ctx.owns_fd(fds[0]), "a received fd is the store's");
+        assert_eq!(ctx.get_cloexec(fds[0]), Ok(true));
+        assert_eq!(ctx.getsockname(fds[0]).unwrap(), me);
     }
 
     #[test]

@@ -136,7 +136,7 @@ fn arg_json(a: &AuditArg) -> serde_json::Value {
     }
 }
 
-/// The system call a [fault injector](crate::NativesockCtxBuilder::fault_injector)
+/// The system call a [fault injector](crate::NativesockCtxBuilder::inject_faults)
 /// is asked about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -188,12 +188,32 @@ pub enum Call {
     Gethostname,
 }
 
+/// What a [fault injector](crate::NativesockCtxBuilder::inject_faults) makes
+/// of one call. The fd and policy checks come first: a fault never lets a
+/// call through that they refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Fault {
+    /// The call fails with this errno (`EINTR`, `EAGAIN`, `ENOBUFS`,
+    /// `ECONNRESET`...) without being made. For `getaddrinfo` and
+    /// `getnameinfo` a positive value is an errno behind `EAI_SYSTEM` and a
+    /// negative value an `EAI_*` code.
+    Errno(i32),
+    /// `send` and `sendto` hand the kernel only the first N bytes (at least
+    /// 1), so the call reports a short write of at most N. No effect on
+    /// other calls.
+    ShortWrite(usize),
+    /// `recv` and `recvfrom` ask the kernel for at most N bytes (at least
+    /// 1): a short read. No effect on other calls.
+    ShortRead(usize),
+}
+
 /// An audit hook.
 pub(crate) type AuditHook = Arc<dyn Fn(&AuditEvent) -> Result<(), Raised> + Send + Sync>;
 /// The signal check.
 pub(crate) type SignalCheck = Arc<dyn Fn() -> Result<(), Raised> + Send + Sync>;
 /// The fault injector.
-pub(crate) type FaultInjector = Arc<dyn Fn(Call) -> Option<i32> + Send + Sync>;
+pub(crate) type FaultInjector = Arc<dyn Fn(Call) -> Option<Fault> + Send + Sync>;
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,11 @@
 //!   addresses and ports ([`AddressRule`]), unix directories, abstract unix
 //!   names and name lookup, or everything ([`inherit_network`]).
 //! * **hooks**: audit hooks that see (and may veto) every audit event, the
-//!   signal check behind `check-signals`, and a fault injector for tests.
+//!   signal check behind `check-signals`, and a fault injector for tests
+//!   ([`Fault`]: errnos, short writes and reads).
+//! * **limits**: per store, open sockets (`EMFILE`), bytes per call and
+//!   time blocked in one call (`ETIMEDOUT`); a [`CancelHandle`] wakes a
+//!   blocked call from another thread. `SECURITY.md` has the threat model.
 //!
 //! The CPython semantics themselves (timeouts, PEP 475 retries, exception
 //! classes) live in the semantics component ([`artifacts::SEMANTICS`]),
@@ -105,17 +109,24 @@ pub mod compose;
 pub mod run;
 
 mod bindings;
+mod cancel;
 mod ctx;
+#[cfg(test)]
+mod fuzz;
 mod hooks;
 mod native;
 mod policy;
 mod signals;
 mod sys;
+#[cfg(test)]
+mod trust_tests;
 
+pub use cancel::{CancelHandle, cancelled_error, wake_signal};
 pub use ctx::{
-    DEFAULT_MAX_RECV_BYTES, NativesockCtx, NativesockCtxBuilder, NativesockCtxView, NativesockView,
+    DEFAULT_MAX_OPEN_SOCKETS, DEFAULT_MAX_RECV_BYTES, DEFAULT_MAX_SEND_BYTES, DENIED_EVENT,
+    LIMIT_EVENT, NativesockCtx, NativesockCtxBuilder, NativesockCtxView, NativesockView,
 };
-pub use hooks::{AuditArg, AuditEvent, AuditScalar, Call, Raised, SocketRef};
+pub use hooks::{AuditArg, AuditEvent, AuditScalar, Call, Fault, Raised, SocketRef};
 pub use native::add_to_linker;
 pub use policy::{AddressRule, AddressRuleError};
 

@@ -116,6 +116,36 @@ impl From<AddrInfo> for wit::Addrinfo {
     }
 }
 
+impl From<wit::Cmsg> for sys::Cmsg {
+    fn from(c: wit::Cmsg) -> sys::Cmsg {
+        sys::Cmsg {
+            level: c.level,
+            kind: c.kind,
+            data: c.data,
+        }
+    }
+}
+
+impl From<sys::HostEnt> for wit::Hostent {
+    fn from(h: sys::HostEnt) -> wit::Hostent {
+        wit::Hostent {
+            name: h.name,
+            aliases: h.aliases,
+            addresses: h.addresses.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<sys::HostError> for wit::HostError {
+    fn from(e: sys::HostError) -> wit::HostError {
+        wit::HostError {
+            code: e.code,
+            message: e.message,
+            errno: e.errno,
+        }
+    }
+}
+
 impl From<wit::AuditScalar> for AuditScalar {
     fn from(s: wit::AuditScalar) -> AuditScalar {
         match s {
@@ -258,6 +288,48 @@ impl wit::Host for NativesockCtxView<'_> {
         Ok((data, from.into()))
     }
 
+    fn sendmsg(
+        &mut self,
+        fd: wit::Fd,
+        buffers: Vec<Vec<u8>>,
+        ancillary: Vec<wit::Cmsg>,
+        flags: i32,
+        address: Option<wit::Sockaddr>,
+    ) -> Result<u32, wit::Errno> {
+        let ancillary: Vec<sys::Cmsg> = ancillary.into_iter().map(Into::into).collect();
+        let address = address.map(SockAddr::from);
+        count(
+            self.ctx
+                .sendmsg(fd, &buffers, &ancillary, flags, address.as_ref())?,
+        )
+    }
+
+    fn recvmsg(
+        &mut self,
+        fd: wit::Fd,
+        length: u32,
+        ancillary_length: u32,
+        flags: i32,
+    ) -> Result<wit::Message, wit::Errno> {
+        let msg = self.ctx.recvmsg(fd, length, ancillary_length, flags)?;
+        Ok(wit::Message {
+            data: msg.data,
+            // The kernel's count for one datagram fits a u32; saturate if not.
+            length: u32::try_from(msg.length).unwrap_or(u32::MAX),
+            ancillary: msg
+                .ancillary
+                .into_iter()
+                .map(|c| wit::Cmsg {
+                    level: c.level,
+                    kind: c.kind,
+                    data: c.data,
+                })
+                .collect(),
+            flags: msg.flags,
+            address: msg.address.into(),
+        })
+    }
+
     fn shutdown(&mut self, fd: wit::Fd, how: i32) -> Result<(), wit::Errno> {
         self.ctx.shutdown(fd, how)
     }
@@ -326,6 +398,22 @@ impl wit::Host for NativesockCtxView<'_> {
         Ok(self.ctx.getnameinfo(&address.into(), flags)?)
     }
 
+    fn gethostbyname(&mut self, name: String) -> Result<wit::Hostent, wit::HostError> {
+        Ok(self.ctx.gethostbyname(&name)?.into())
+    }
+
+    fn gethostbyaddr(&mut self, address: wit::Sockaddr) -> Result<wit::Hostent, wit::HostError> {
+        Ok(self.ctx.gethostbyaddr(&address.into())?.into())
+    }
+
+    fn getservbyname(&mut self, name: String, proto: Option<String>) -> Option<u16> {
+        self.ctx.getservbyname(&name, proto.as_deref())
+    }
+
+    fn getservbyport(&mut self, port: u16, proto: Option<String>) -> Option<String> {
+        self.ctx.getservbyport(port, proto.as_deref())
+    }
+
     fn gethostname(&mut self) -> Result<String, wit::Errno> {
         self.ctx.gethostname()
     }
@@ -335,6 +423,10 @@ impl wit::Host for NativesockCtxView<'_> {
             .iter()
             .map(|&(name, value)| (name.to_owned(), value))
             .collect()
+    }
+
+    fn constant(&mut self, name: String) -> Option<i64> {
+        sys::constant(&name)
     }
 
     fn strerror(&mut self, errno: wit::Errno) -> String {

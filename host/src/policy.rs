@@ -325,24 +325,33 @@ pub(crate) struct Policy {
 
 impl Policy {
     /// Which sockets a store may create: without `inherit_network`, only
-    /// `AF_INET`, `AF_INET6` and `AF_UNIX` stream, datagram and seqpacket
-    /// sockets (no raw, packet or netlink sockets, which could reach past
-    /// the address checks).
-    pub(crate) fn check_socket(&self, family: i32, socket_type: i32) -> Result<(), Errno> {
+    /// `AF_INET` and `AF_INET6` TCP stream sockets (protocol 0,
+    /// `IPPROTO_TCP` or `IPPROTO_MPTCP`) and UDP datagram sockets (0 or
+    /// `IPPROTO_UDP`), and `AF_UNIX` stream, datagram and seqpacket
+    /// sockets. Raw, packet and netlink sockets could reach past the
+    /// address checks, and so could SCTP (it connects and binds through
+    /// socket options) and ICMP "ping" sockets: all need `inherit_network`.
+    pub(crate) fn check_socket(
+        &self,
+        family: i32,
+        socket_type: i32,
+        proto: i32,
+    ) -> Result<(), Errno> {
         if self.inherit_network {
             return Ok(());
         }
-        let family_ok = matches!(family, libc::AF_INET | libc::AF_INET6 | libc::AF_UNIX);
         let base_type = socket_type & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
-        let type_ok = matches!(
-            base_type,
-            libc::SOCK_STREAM | libc::SOCK_DGRAM | libc::SOCK_SEQPACKET
-        );
-        if family_ok && type_ok {
-            Ok(())
-        } else {
-            Err(libc::EACCES)
-        }
+        let allowed = match (family, base_type) {
+            (libc::AF_INET | libc::AF_INET6, libc::SOCK_STREAM) => {
+                matches!(proto, 0 | libc::IPPROTO_TCP | libc::IPPROTO_MPTCP)
+            }
+            (libc::AF_INET | libc::AF_INET6, libc::SOCK_DGRAM) => {
+                matches!(proto, 0 | libc::IPPROTO_UDP)
+            }
+            (libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_DGRAM | libc::SOCK_SEQPACKET) => true,
+            _ => false,
+        };
+        if allowed { Ok(()) } else { Err(libc::EACCES) }
     }
 
     /// Whether `op` may use `address`; `EACCES` when not.
@@ -395,7 +404,9 @@ impl Policy {
         self.unix_dirs
             .iter()
             .filter_map(|dir| dir.canonicalize().ok())
-            .any(|dir| resolved.starts_with(dir))
+            // Strictly inside: the granted directory's own path is not a
+            // socket path in it (the fuzz target found this one).
+            .any(|dir| resolved != dir && resolved.starts_with(dir))
     }
 }
 
@@ -587,22 +598,43 @@ mod tests {
         }
         assert!(!p.name_lookup);
         assert_eq!(
-            p.check_socket(libc::AF_PACKET, libc::SOCK_RAW),
+            p.check_socket(libc::AF_PACKET, libc::SOCK_RAW, 0),
             Err(libc::EACCES)
         );
         assert_eq!(
-            p.check_socket(libc::AF_NETLINK, libc::SOCK_DGRAM),
+            p.check_socket(libc::AF_NETLINK, libc::SOCK_DGRAM, 0),
             Err(libc::EACCES)
         );
         assert_eq!(
-            p.check_socket(libc::AF_INET, libc::SOCK_RAW),
+            p.check_socket(libc::AF_INET, libc::SOCK_RAW, 1),
             Err(libc::EACCES)
         );
         assert_eq!(
-            p.check_socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK),
+            p.check_socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0),
             Ok(())
         );
-        assert_eq!(p.check_socket(libc::AF_UNIX, libc::SOCK_SEQPACKET), Ok(()));
+        // Protocols that connect, bind or send outside the address checks.
+        for (family, ty, proto) in [
+            (libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_SCTP),
+            (libc::AF_INET6, libc::SOCK_SEQPACKET, libc::IPPROTO_SCTP),
+            (libc::AF_INET, libc::SOCK_DGRAM, libc::IPPROTO_ICMP),
+            (libc::AF_INET6, libc::SOCK_DGRAM, libc::IPPROTO_ICMPV6),
+            (libc::AF_INET, libc::SOCK_DGRAM, libc::IPPROTO_UDPLITE),
+        ] {
+            assert_eq!(p.check_socket(family, ty, proto), Err(libc::EACCES));
+        }
+        for (family, ty, proto) in [
+            (libc::AF_INET6, libc::SOCK_STREAM, libc::IPPROTO_TCP),
+            (libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_MPTCP),
+            (libc::AF_INET, libc::SOCK_DGRAM, libc::IPPROTO_UDP),
+            (libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0),
+        ] {
+            assert_eq!(p.check_socket(family, ty, proto), Ok(()));
+        }
+        assert_eq!(
+            p.check_socket(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0),
+            Ok(())
+        );
     }
 
     #[test]
@@ -620,7 +652,7 @@ mod tests {
             p.check_address(Op::Bind, &SockAddr::Unix(Vec::new())),
             Ok(())
         );
-        assert_eq!(p.check_socket(libc::AF_PACKET, libc::SOCK_RAW), Ok(()));
+        assert_eq!(p.check_socket(libc::AF_PACKET, libc::SOCK_RAW, 0), Ok(()));
     }
 
     #[test]

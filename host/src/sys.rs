@@ -8,7 +8,7 @@
 use std::ffi::{CStr, CString, c_int, c_void};
 use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 
 /// A native `errno` value.
 pub(crate) type Errno = i32;
@@ -646,6 +646,454 @@ pub(crate) fn getnameinfo(address: &SockAddr, flags: i32) -> Result<(String, Str
     Ok((text(&host), text(&serv)))
 }
 
+/// One ancillary data item (mirrors the WIT `cmsg`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Cmsg {
+    pub(crate) level: i32,
+    pub(crate) kind: i32,
+    pub(crate) data: Vec<u8>,
+}
+
+/// What one `recvmsg` received (mirrors the WIT `message`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Message {
+    pub(crate) data: Vec<u8>,
+    /// What the call returned (more than `data.len()` with `MSG_TRUNC`).
+    pub(crate) length: usize,
+    pub(crate) ancillary: Vec<Cmsg>,
+    pub(crate) flags: i32,
+    pub(crate) address: SockAddr,
+}
+
+/// `CMSG_SPACE(len)`, or `EINVAL` when it does not fit a C unsigned int.
+fn cmsg_space(len: usize) -> Result<usize, Errno> {
+    let len = u32::try_from(len).map_err(|_| libc::EINVAL)?;
+    // SAFETY: pure arithmetic.
+    Ok(unsafe { libc::CMSG_SPACE(len) } as usize)
+}
+
+/// `sendmsg(fd, msg, flags | MSG_NOSIGNAL)`.
+pub(crate) fn sendmsg(
+    fd: BorrowedFd<'_>,
+    buffers: &[Vec<u8>],
+    ancillary: &[Cmsg],
+    flags: i32,
+    address: Option<&SockAddr>,
+) -> Result<usize, Errno> {
+    let raw = address.map(SockAddr::to_raw).transpose()?;
+    let mut iov: Vec<libc::iovec> = buffers
+        .iter()
+        .map(|b| libc::iovec {
+            iov_base: b.as_ptr().cast_mut().cast(),
+            iov_len: b.len(),
+        })
+        .collect();
+    let space = ancillary.iter().try_fold(0usize, |acc, c| {
+        Ok::<_, Errno>(acc.saturating_add(cmsg_space(c.data.len())?))
+    })?;
+    // `u64` elements keep the control buffer aligned for `cmsghdr`.
+    let mut control = vec![0u64; space.div_ceil(8)];
+    // SAFETY: `msghdr` is plain old data; all zeroes is valid.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    if let Some(raw) = &raw {
+        msg.msg_name = raw.as_ptr().cast_mut().cast();
+        msg.msg_namelen = raw.len;
+    }
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = iov.len() as _;
+    if space > 0 {
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+        // SAFETY: the control buffer has room for every item's
+        // `CMSG_SPACE`, so `CMSG_FIRSTHDR`/`CMSG_NXTHDR` stay inside it.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            for item in ancillary {
+                if cmsg.is_null() {
+                    return Err(libc::EINVAL);
+                }
+                (*cmsg).cmsg_level = item.level;
+                (*cmsg).cmsg_type = item.kind;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(item.data.len() as u32) as _;
+                std::ptr::copy_nonoverlapping(
+                    item.data.as_ptr(),
+                    libc::CMSG_DATA(cmsg),
+                    item.data.len(),
+                );
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+    }
+    // SAFETY: every pointer in `msg` is valid for the lengths given.
+    cvt_len(unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, flags | libc::MSG_NOSIGNAL) })
+}
+
+/// `recvmsg(fd, msg, flags)` with `length` bytes of data buffer and
+/// `ancillary_length` bytes of control buffer.
+///
+/// Received fds (`SCM_RIGHTS`) are returned as they are in the data: the
+/// caller must take ownership of them (see [`scm_rights_fds`]).
+pub(crate) fn recvmsg(
+    fd: BorrowedFd<'_>,
+    length: usize,
+    ancillary_length: usize,
+    flags: i32,
+) -> Result<Message, Errno> {
+    let mut buf = Vec::<u8>::with_capacity(length);
+    let mut control = vec![0u64; ancillary_length.div_ceil(8)];
+    let mut raw = RawAddr::zeroed();
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: length,
+    };
+    // SAFETY: `msghdr` is plain old data; all zeroes is valid.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_name = raw.as_mut_ptr().cast();
+    msg.msg_namelen = raw.len;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if ancillary_length > 0 {
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = ancillary_length as _;
+    }
+    // SAFETY: every pointer in `msg` is valid for the lengths given.
+    let got = cvt_len(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags) })?;
+    // SAFETY: the kernel initialized the first `min(got, length)` bytes.
+    unsafe { buf.set_len(got.min(length)) };
+    raw.len = msg.msg_namelen.min(STORAGE_LEN as libc::socklen_t);
+    let mut ancillary = Vec::new();
+    let control_end = (control.as_ptr() as usize).saturating_add(msg.msg_controllen as usize);
+    // SAFETY: the kernel wrote `msg_controllen` bytes of well-formed
+    // headers; each item's data is clamped to what lies inside the buffer
+    // (a truncated last item, `MSG_CTRUNC`).
+    unsafe {
+        let mut cmsg = if msg.msg_controllen == 0 {
+            std::ptr::null_mut()
+        } else {
+            libc::CMSG_FIRSTHDR(&msg)
+        };
+        while !cmsg.is_null() {
+            let data = libc::CMSG_DATA(cmsg);
+            let header_end = data as usize;
+            let item_end = (cmsg as usize).saturating_add((*cmsg).cmsg_len as usize);
+            let len = item_end.min(control_end).saturating_sub(header_end);
+            ancillary.push(Cmsg {
+                level: (*cmsg).cmsg_level,
+                kind: (*cmsg).cmsg_type,
+                data: std::slice::from_raw_parts(data, len).to_vec(),
+            });
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    let address = if msg.msg_namelen == 0 {
+        SockAddr::Unspec
+    } else {
+        SockAddr::from_raw(&raw)
+    };
+    Ok(Message {
+        data: buf,
+        length: got,
+        ancillary,
+        flags: msg.msg_flags,
+        address,
+    })
+}
+
+/// The fds in an `SCM_RIGHTS` item's data (whole C ints only).
+pub(crate) fn scm_rights_fds(data: &[u8]) -> impl Iterator<Item = RawFd> + '_ {
+    data.chunks_exact(mem::size_of::<c_int>())
+        .map(|c| c_int::from_ne_bytes(c.try_into().unwrap_or_default()))
+}
+
+/// Takes ownership of an fd the kernel just installed in this process
+/// (`SCM_RIGHTS`).
+pub(crate) fn adopt_fd(fd: RawFd) -> OwnedFd {
+    owned(fd)
+}
+
+/// The length of the next message on a datagram or seqpacket socket, without
+/// taking it: `recv(fd, buf, 1, flags | MSG_PEEK | MSG_TRUNC)` (Linux then
+/// returns the real length).
+pub(crate) fn next_message_len(fd: BorrowedFd<'_>, flags: i32) -> Result<usize, Errno> {
+    let mut byte = [0u8; 1];
+    // SAFETY: `byte` has room for 1 byte.
+    cvt_len(unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            byte.as_mut_ptr().cast(),
+            1,
+            (flags & !libc::MSG_TRUNC) | libc::MSG_PEEK | libc::MSG_TRUNC,
+        )
+    })
+}
+
+// The reentrant host and service database calls: glibc (and musl) have
+// them, the `libc` crate does not declare them for Linux.
+unsafe extern "C" {
+    fn gethostbyname_r(
+        name: *const libc::c_char,
+        ret: *mut libc::hostent,
+        buf: *mut libc::c_char,
+        buflen: libc::size_t,
+        result: *mut *mut libc::hostent,
+        h_errnop: *mut c_int,
+    ) -> c_int;
+    fn gethostbyaddr_r(
+        addr: *const c_void,
+        len: libc::socklen_t,
+        kind: c_int,
+        ret: *mut libc::hostent,
+        buf: *mut libc::c_char,
+        buflen: libc::size_t,
+        result: *mut *mut libc::hostent,
+        h_errnop: *mut c_int,
+    ) -> c_int;
+    fn getservbyname_r(
+        name: *const libc::c_char,
+        proto: *const libc::c_char,
+        ret: *mut libc::servent,
+        buf: *mut libc::c_char,
+        buflen: libc::size_t,
+        result: *mut *mut libc::servent,
+    ) -> c_int;
+    fn getservbyport_r(
+        port: c_int,
+        proto: *const libc::c_char,
+        ret: *mut libc::servent,
+        buf: *mut libc::c_char,
+        buflen: libc::size_t,
+        result: *mut *mut libc::servent,
+    ) -> c_int;
+}
+
+/// A host database entry (mirrors the WIT `hostent`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HostEnt {
+    pub(crate) name: String,
+    pub(crate) aliases: Vec<String>,
+    pub(crate) addresses: Vec<SockAddr>,
+}
+
+/// A failed host lookup (mirrors the WIT `host-error`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HostError {
+    pub(crate) code: i32,
+    pub(crate) message: String,
+    pub(crate) errno: Option<Errno>,
+}
+
+impl HostError {
+    fn h_errno(code: i32) -> HostError {
+        // SAFETY: `hstrerror` returns a static string for any code.
+        let text = unsafe { CStr::from_ptr(libc::hstrerror(code)) };
+        HostError {
+            code,
+            message: text.to_string_lossy().into_owned(),
+            errno: None,
+        }
+    }
+
+    /// An errno instead of an `h_errno`.
+    pub(crate) fn errno(errno: Errno) -> HostError {
+        HostError {
+            code: 0,
+            message: strerror(errno),
+            errno: Some(errno),
+        }
+    }
+}
+
+/// The largest buffer the reentrant lookups get (they say `ERANGE` until
+/// the buffer is big enough).
+const MAX_LOOKUP_BUF: usize = 1 << 20;
+
+/// Copies a `hostent` out of C memory.
+///
+/// # Safety
+///
+/// `h` must be a valid `hostent` whose strings and lists are alive.
+unsafe fn copy_hostent(h: &libc::hostent) -> HostEnt {
+    let text = |p: *const libc::c_char| {
+        // SAFETY: (caller) the strings of `h` are valid C strings.
+        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    };
+    let mut aliases = Vec::new();
+    let mut addresses = Vec::new();
+    // SAFETY: (caller) NULL-terminated lists of valid pointers.
+    unsafe {
+        let mut p = h.h_aliases;
+        while !p.is_null() && !(*p).is_null() {
+            aliases.push(text(*p));
+            p = p.add(1);
+        }
+        let mut p = h.h_addr_list;
+        while !p.is_null() && !(*p).is_null() {
+            let a = (*p).cast::<u8>();
+            match (h.h_addrtype, h.h_length) {
+                (libc::AF_INET, 4) => {
+                    let b = std::slice::from_raw_parts(a, 4);
+                    addresses.push(SockAddr::Inet(SocketAddrV4::new(
+                        Ipv4Addr::new(b[0], b[1], b[2], b[3]),
+                        0,
+                    )));
+                }
+                (libc::AF_INET6, 16) => {
+                    let mut b = [0u8; 16];
+                    b.copy_from_slice(std::slice::from_raw_parts(a, 16));
+                    addresses.push(SockAddr::Inet6(SocketAddrV6::new(
+                        Ipv6Addr::from(b),
+                        0,
+                        0,
+                        0,
+                    )));
+                }
+                _ => {}
+            }
+            p = p.add(1);
+        }
+    }
+    HostEnt {
+        name: if h.h_name.is_null() {
+            String::new()
+        } else {
+            text(h.h_name)
+        },
+        aliases,
+        addresses,
+    }
+}
+
+/// Runs a reentrant `hostent` lookup with a growing buffer.
+fn host_lookup(
+    mut call: impl FnMut(
+        *mut libc::hostent,
+        *mut libc::c_char,
+        usize,
+        *mut *mut libc::hostent,
+        *mut c_int,
+    ) -> c_int,
+) -> Result<HostEnt, HostError> {
+    let mut len = 1024;
+    loop {
+        let mut buf = vec![0 as libc::c_char; len];
+        // SAFETY: `hostent` is plain old data; all zeroes is valid.
+        let mut ent: libc::hostent = unsafe { mem::zeroed() };
+        let mut result: *mut libc::hostent = std::ptr::null_mut();
+        let mut h_errno: c_int = 0;
+        let rc = call(&mut ent, buf.as_mut_ptr(), len, &mut result, &mut h_errno);
+        if rc == libc::ERANGE && len < MAX_LOOKUP_BUF {
+            len *= 4;
+            continue;
+        }
+        if result.is_null() {
+            return Err(HostError::h_errno(if h_errno == 0 { 1 } else { h_errno }));
+        }
+        // SAFETY: `result` points to `ent`, whose data lives in `buf`.
+        return Ok(unsafe { copy_hostent(&*result) });
+    }
+}
+
+/// `gethostbyname_r(name)`.
+pub(crate) fn gethostbyname(name: &str) -> Result<HostEnt, HostError> {
+    let name = CString::new(name).map_err(|_| HostError::h_errno(1))?;
+    host_lookup(|ent, buf, len, result, h_errno| {
+        // SAFETY: the pointers are valid for the lengths given.
+        unsafe { gethostbyname_r(name.as_ptr(), ent, buf, len, result, h_errno) }
+    })
+}
+
+/// `gethostbyaddr_r(address)` for an IPv4 or IPv6 address.
+pub(crate) fn gethostbyaddr(address: &SockAddr) -> Result<HostEnt, HostError> {
+    let (bytes, family): (Vec<u8>, c_int) = match address {
+        SockAddr::Inet(a) => (a.ip().octets().to_vec(), libc::AF_INET),
+        SockAddr::Inet6(a) => (a.ip().octets().to_vec(), libc::AF_INET6),
+        _ => return Err(HostError::errno(libc::EAFNOSUPPORT)),
+    };
+    host_lookup(|ent, buf, len, result, h_errno| {
+        // SAFETY: the pointers are valid for the lengths given.
+        unsafe {
+            gethostbyaddr_r(
+                bytes.as_ptr().cast(),
+                bytes.len() as libc::socklen_t,
+                family,
+                ent,
+                buf,
+                len,
+                result,
+                h_errno,
+            )
+        }
+    })
+}
+
+/// Runs a reentrant `servent` lookup; `None` when not found.
+fn serv_lookup(
+    mut call: impl FnMut(*mut libc::servent, *mut libc::c_char, usize, *mut *mut libc::servent) -> c_int,
+) -> Option<(String, u16)> {
+    let mut len = 1024;
+    loop {
+        let mut buf = vec![0 as libc::c_char; len];
+        // SAFETY: `servent` is plain old data; all zeroes is valid.
+        let mut ent: libc::servent = unsafe { mem::zeroed() };
+        let mut result: *mut libc::servent = std::ptr::null_mut();
+        let rc = call(&mut ent, buf.as_mut_ptr(), len, &mut result);
+        if rc == libc::ERANGE && len < MAX_LOOKUP_BUF {
+            len *= 4;
+            continue;
+        }
+        if result.is_null() {
+            return None;
+        }
+        // SAFETY: `result` points to `ent`, whose strings live in `buf`.
+        let ent = unsafe { &*result };
+        // SAFETY: `s_name` is a valid C string.
+        let name = unsafe { CStr::from_ptr(ent.s_name) }
+            .to_string_lossy()
+            .into_owned();
+        // `s_port` is in network byte order, in the low 16 bits.
+        return Some((name, u16::from_be(ent.s_port as u16)));
+    }
+}
+
+/// `getservbyname_r(name, proto)`: the port.
+pub(crate) fn getservbyname(name: &str, proto: Option<&str>) -> Option<u16> {
+    let name = CString::new(name).ok()?;
+    let proto = proto.map(CString::new).transpose().ok()?;
+    serv_lookup(|ent, buf, len, result| {
+        // SAFETY: the pointers are valid for the lengths given.
+        unsafe {
+            getservbyname_r(
+                name.as_ptr(),
+                proto.as_ref().map_or(std::ptr::null(), |p| p.as_ptr()),
+                ent,
+                buf,
+                len,
+                result,
+            )
+        }
+    })
+    .map(|(_, port)| port)
+}
+
+/// `getservbyport_r(htons(port), proto)`: the service name.
+pub(crate) fn getservbyport(port: u16, proto: Option<&str>) -> Option<String> {
+    let proto = proto.map(CString::new).transpose().ok()?;
+    serv_lookup(|ent, buf, len, result| {
+        // SAFETY: the pointers are valid for the lengths given.
+        unsafe {
+            getservbyport_r(
+                c_int::from(port.to_be()),
+                proto.as_ref().map_or(std::ptr::null(), |p| p.as_ptr()),
+                ent,
+                buf,
+                len,
+                result,
+            )
+        }
+    })
+    .map(|(name, _)| name)
+}
+
 /// glibc's `NI_MAXSERV` (`<netdb.h>`), which the `libc` crate lacks on Linux.
 const NI_MAXSERV: usize = 32;
 
@@ -685,6 +1133,17 @@ macro_rules! constants {
 }
 
 /// The host's constants, by their C names (what the WIT `constants` returns).
+/// The value of constant `name` in [`CONSTANTS`], through an index built
+/// on first use.
+pub(crate) fn constant(name: &str) -> Option<i64> {
+    static INDEX: std::sync::OnceLock<std::collections::HashMap<&str, i64>> =
+        std::sync::OnceLock::new();
+    INDEX
+        .get_or_init(|| CONSTANTS.iter().copied().collect())
+        .get(name)
+        .copied()
+}
+
 pub(crate) static CONSTANTS: &[(&str, i64)] = constants! {
     libc: [
         // Address families.
@@ -752,6 +1211,8 @@ pub(crate) static CONSTANTS: &[(&str, i64)] = constants! {
         MSG_EOR, MSG_WAITALL, MSG_FIN, MSG_SYN, MSG_CONFIRM, MSG_RST,
         MSG_ERRQUEUE, MSG_NOSIGNAL, MSG_MORE, MSG_WAITFORONE, MSG_FASTOPEN,
         MSG_CMSG_CLOEXEC, MSG_ZEROCOPY,
+        // Ancillary data.
+        SCM_RIGHTS, SCM_CREDENTIALS,
         // poll().
         POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL, POLLRDNORM,
         POLLRDBAND, POLLWRNORM, POLLWRBAND, POLLRDHUP,
@@ -797,6 +1258,61 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sendmsg_recvmsg_carry_buffers_fds_and_true_lengths() {
+        use std::os::fd::AsFd;
+        let (a, b) = socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
+        let (x, _y) = socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+        let rights = Cmsg {
+            level: libc::SOL_SOCKET,
+            kind: libc::SCM_RIGHTS,
+            data: x.as_raw_fd().to_ne_bytes().to_vec(),
+        };
+        let sent = sendmsg(
+            a.as_fd(),
+            &[b"01234".to_vec(), b"56789".to_vec()],
+            &[rights],
+            0,
+            None,
+        )
+        .unwrap();
+        assert_eq!(sent, 10);
+        assert_eq!(next_message_len(b.as_fd(), 0).unwrap(), 10);
+        let msg = recvmsg(b.as_fd(), 4, 64, libc::MSG_TRUNC | libc::MSG_CMSG_CLOEXEC).unwrap();
+        assert_eq!((msg.data.as_slice(), msg.length), (&b"0123"[..], 10));
+        assert_ne!(msg.flags & libc::MSG_TRUNC, 0);
+        assert_eq!(msg.address, SockAddr::Unspec);
+        assert_eq!(msg.ancillary.len(), 1);
+        let fds: Vec<RawFd> = scm_rights_fds(&msg.ancillary[0].data).collect();
+        assert_eq!(fds.len(), 1);
+        let got = adopt_fd(fds[0]);
+        assert!(get_cloexec(got.as_fd()).unwrap());
+        assert_eq!(
+            getsockopt(got.as_fd(), libc::SOL_SOCKET, libc::SO_TYPE, 4).unwrap(),
+            libc::SOCK_STREAM.to_ne_bytes()
+        );
+    }
+
+    #[test]
+    fn host_and_service_databases() {
+        let h = gethostbyname("127.0.0.1").unwrap();
+        assert_eq!(h.name, "127.0.0.1");
+        assert_eq!(
+            h.addresses,
+            [SockAddr::Inet(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))]
+        );
+        assert_eq!(
+            gethostbyaddr(&SockAddr::Unix(vec![])).unwrap_err(),
+            HostError::errno(libc::EAFNOSUPPORT)
+        );
+        assert_eq!(getservbyname("nosuchservice", None), None);
+        assert_eq!(getservbyport(0xfffe, Some("nosuchproto")), None);
+        if let Some(port) = getservbyname("http", Some("tcp")) {
+            assert_eq!(port, 80);
+            assert_eq!(getservbyport(80, Some("tcp")).as_deref(), Some("http"));
+        }
+    }
+
+    #[test]
     fn misc_calls() {
         assert!(!gethostname().unwrap().is_empty());
         assert_eq!(strerror(libc::ECONNREFUSED), "Connection refused");
@@ -817,6 +1333,10 @@ mod tests {
                 .unwrap_or_else(|| panic!("{name} missing"))
         };
         assert_eq!(get("AF_INET"), 2);
+        for (name, value) in CONSTANTS {
+            assert_eq!(constant(name), Some(*value), "{name}");
+        }
+        assert_eq!(constant("AF_NO_SUCH_FAMILY"), None);
         assert_eq!(get("AF_INET6"), 10);
         assert_eq!(get("SOCK_NONBLOCK"), 0o4000);
         assert_eq!(get("ECONNREFUSED"), 111);
