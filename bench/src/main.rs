@@ -1,0 +1,859 @@
+//! nativesock side by side with native Rust, Rust on wasmtime-wasi's
+//! `wasi:sockets`, and CPython, in one run, on loopback:
+//!
+//! ```text
+//! cargo run --release -p nativesock-bench --bin bench [-- [--quick] [--repeats N] [--only GROUP,...]]
+//! ```
+//!
+//! Groups: `percall`, `connect`, `throughput`, `conns`, `stores`, `startup`.
+//! Every figure is the median of repeated runs and is shown with its ratio
+//! to the native figure measured in the same run; the output is a markdown
+//! table (see `BENCHMARKS.md`). Nothing here asserts a time: a missed target
+//! shows as "no" in the table.
+
+mod child;
+mod native;
+mod wasm;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+use nativesock::run::wasmtime_error;
+use wasmtime::component::Component;
+
+use native::Peer;
+use wasm::{Guests, Net};
+
+const GIB: u64 = 1 << 30;
+/// The buffer every implementation sends and receives with.
+const CHUNK: usize = 256 << 10;
+
+/// How much to measure.
+struct Sizes {
+    repeats: usize,
+    getsockname: u64,
+    connects: u64,
+    bytes: u64,
+    conns: u64,
+    stores: u64,
+    scale_repeats: usize,
+    cold_starts: usize,
+    warm_starts: usize,
+}
+
+impl Sizes {
+    fn full() -> Sizes {
+        Sizes {
+            repeats: 5,
+            getsockname: 200_000,
+            connects: 2_000,
+            bytes: GIB,
+            conns: 10_000,
+            stores: 1_000,
+            scale_repeats: 3,
+            cold_starts: 3,
+            warm_starts: 10,
+        }
+    }
+
+    fn quick() -> Sizes {
+        Sizes {
+            repeats: 1,
+            getsockname: 10_000,
+            connects: 100,
+            bytes: 16 << 20,
+            conns: 200,
+            stores: 20,
+            scale_repeats: 1,
+            cold_starts: 1,
+            warm_starts: 2,
+        }
+    }
+}
+
+/// Which implementation a figure is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Imp {
+    Native,
+    Nativesock,
+    /// The app component calling the host's `native` interface directly
+    /// (no semantics component): a diagnostic row for throughput.
+    NativeInterface,
+    WasiSockets,
+    CPython,
+}
+
+impl Imp {
+    fn name(self) -> &'static str {
+        match self {
+            Imp::Native => "native Rust",
+            Imp::Nativesock => "nativesock component",
+            Imp::NativeInterface => "(host `native` interface alone)",
+            Imp::WasiSockets => "Rust on wasi:sockets",
+            Imp::CPython => "CPython 3 `socket`",
+        }
+    }
+}
+
+/// Whether a bigger figure is better (throughput) or a smaller one (time).
+#[derive(Clone, Copy, PartialEq)]
+enum Better {
+    Lower,
+    Higher,
+}
+
+/// One line of the table.
+struct Row {
+    measure: String,
+    imp: String,
+    /// The median.
+    value: f64,
+    unit: &'static str,
+    /// `value / native` (for throughput `value / native` too: higher is better).
+    ratio: Option<f64>,
+    /// The target, as text, and whether it was met.
+    target: Option<(String, bool)>,
+}
+
+/// The median of `samples` (the mean of the middle two for an even count).
+fn median(samples: &[f64]) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let n = s.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    rows: Vec<Row>,
+}
+
+/// A target on the ratio to native: at most (`Better::Lower`) or at least.
+struct Target {
+    ratio: f64,
+}
+
+impl Table {
+    /// Adds the rows of one measure: native first, the others with their
+    /// ratio to it and, for nativesock, the target.
+    fn measure(
+        &mut self,
+        measure: &str,
+        unit: &'static str,
+        better: Better,
+        figures: &[(Imp, Vec<f64>)],
+        target: Option<Target>,
+    ) {
+        let native = figures
+            .iter()
+            .find(|(imp, _)| *imp == Imp::Native)
+            .map(|(_, s)| median(s));
+        for (imp, samples) in figures {
+            if samples.is_empty() {
+                continue;
+            }
+            let value = median(samples);
+            let ratio = native.filter(|_| *imp != Imp::Native).map(|n| value / n);
+            let target = match (&target, ratio, *imp == Imp::Nativesock) {
+                (Some(t), Some(r), true) => Some(match better {
+                    Better::Lower => (format!("<= {:.1}x", t.ratio), r <= t.ratio),
+                    Better::Higher => (format!(">= {:.1}x", t.ratio), r >= t.ratio),
+                }),
+                _ => None,
+            };
+            self.rows.push(Row {
+                measure: measure.into(),
+                imp: imp.name().into(),
+                value,
+                unit,
+                ratio,
+                target,
+            });
+        }
+    }
+
+    /// A row with an absolute target (`value <= limit`).
+    fn absolute(
+        &mut self,
+        measure: &str,
+        imp: &str,
+        value: f64,
+        unit: &'static str,
+        ratio: Option<f64>,
+        limit: Option<f64>,
+    ) {
+        self.rows.push(Row {
+            measure: measure.into(),
+            imp: imp.into(),
+            value,
+            unit,
+            ratio,
+            target: limit.map(|l| (format!("< {} {unit}", fmt_value(l)), value < l)),
+        });
+    }
+
+    fn print(&self) {
+        println!("| measure | implementation | median | vs native | target | met |");
+        println!("|---|---|---:|---:|---|---|");
+        for row in &self.rows {
+            let ratio = row.ratio.map_or(String::new(), |r| format!("{r:.2}x"));
+            let (target, met) = match &row.target {
+                Some((t, met)) => (t.as_str(), if *met { "yes" } else { "**no**" }),
+                None => ("", ""),
+            };
+            println!(
+                "| {} | {} | {} {} | {ratio} | {target} | {met} |",
+                row.measure,
+                row.imp,
+                fmt_value(row.value),
+                row.unit
+            );
+        }
+    }
+}
+
+fn fmt_value(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// What `--only` selected (everything when empty).
+struct Only(BTreeSet<String>);
+
+impl Only {
+    fn has(&self, group: &str) -> bool {
+        self.0.is_empty() || self.0.contains(group)
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = if args.first().map(String::as_str) == Some("--child") {
+        child::main(&args[1..])
+    } else {
+        bench(&args)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    let mut sizes = Sizes::full();
+    let mut only = Only(BTreeSet::new());
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--quick" => sizes = Sizes::quick(),
+            "--repeats" => {
+                sizes.repeats = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .context("--repeats N")?;
+            }
+            "--only" => {
+                only.0.extend(
+                    it.next()
+                        .context("--only GROUP,...")?
+                        .split(',')
+                        .map(String::from),
+                );
+            }
+            "-h" | "--help" => {
+                println!(
+                    "usage: bench [--quick] [--repeats N] [--only percall,connect,throughput,conns,stores,startup]"
+                );
+                return Ok(());
+            }
+            other => bail!("unknown argument `{other}` (try --help)"),
+        }
+    }
+    let nofile = native::raise_nofile();
+    machine_info(nofile);
+
+    let start = Instant::now();
+    let composed = wasm::composed_app()?;
+    let guests = Guests::new(&composed)?;
+    eprintln!(
+        "compiled the guests in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    let python = python_available();
+    let mut table = Table::default();
+
+    if only.has("percall") {
+        percall(&guests, &sizes, python, &mut table)?;
+    }
+    if only.has("connect") {
+        connect(&guests, &sizes, python, &mut table)?;
+    }
+    if only.has("throughput") {
+        throughput(&guests, &sizes, python, &mut table)?;
+    }
+    let dir = tempfile::tempdir()?;
+    if only.has("conns") || only.has("stores") {
+        let cwasm = dir.path().join("app.cwasm");
+        std::fs::write(
+            &cwasm,
+            guests
+                .app
+                .instance_pre()
+                .component()
+                .serialize()
+                .map_err(wasmtime_error)?,
+        )?;
+        if only.has("conns") {
+            conns(&cwasm, &sizes, nofile, &mut table)?;
+        }
+        if only.has("stores") {
+            stores(&composed, &cwasm, dir.path(), &sizes, &mut table)?;
+        }
+    }
+    if only.has("startup") {
+        startup(dir.path(), &sizes, &mut table)?;
+    }
+    println!();
+    table.print();
+    Ok(())
+}
+
+fn machine_info(nofile: u64) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "machine: {cpus} CPUs ({cpu}), Linux {}, load average {}, RLIMIT_NOFILE {nofile}",
+        kernel.trim(),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+}
+
+/// Runs `f` with a peer of `kind`, then waits for the peer.
+fn with_peer(kind: Peer, f: impl FnOnce(u16) -> Result<u64>) -> Result<u64> {
+    let (port, thread) = native::peer(kind)?;
+    let ns = f(port)?;
+    thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the peer panicked"))?;
+    Ok(ns)
+}
+
+fn percall(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -> Result<()> {
+    eprintln!("per-call: getsockname x {}", sizes.getsockname);
+    let n = sizes.getsockname;
+    let arg = n.to_string();
+    let (mut native, mut ours, mut cpython) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..sizes.repeats {
+        native.push(native::getsockname(n)? as f64 / n as f64);
+        let ns = wasm::run_timed(
+            &guests.engine,
+            &guests.app,
+            Net::Nativesock,
+            &["getsockname", &arg],
+        )?;
+        ours.push(ns as f64 / n as f64);
+        if python {
+            cpython.push(run_python(&["getsockname", "0", &arg])? as f64 / n as f64);
+        }
+    }
+    table.measure(
+        "getsockname, per call",
+        "ns",
+        Better::Lower,
+        &[
+            (Imp::Native, native),
+            (Imp::Nativesock, ours),
+            (Imp::CPython, cpython),
+        ],
+        Some(Target { ratio: 2.0 }),
+    );
+    Ok(())
+}
+
+fn connect(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -> Result<()> {
+    eprintln!("connect + close x {}", sizes.connects);
+    let n = sizes.connects;
+    let mut figures: Vec<(Imp, Vec<f64>)> =
+        [Imp::Native, Imp::Nativesock, Imp::WasiSockets, Imp::CPython]
+            .map(|imp| (imp, Vec::new()))
+            .to_vec();
+    for _ in 0..sizes.repeats {
+        for (imp, samples) in &mut figures {
+            let ns = match imp {
+                Imp::Native => with_peer(Peer::Drop(n), |port| native::connect(port, n))?,
+                Imp::Nativesock | Imp::WasiSockets => {
+                    let (pre, net) = guest(guests, *imp);
+                    with_peer(Peer::Drop(n), |port| {
+                        wasm::run_timed(
+                            &guests.engine,
+                            pre,
+                            net,
+                            &["connect", &port.to_string(), &n.to_string()],
+                        )
+                    })?
+                }
+                Imp::CPython if python => with_peer(Peer::Drop(n), |port| {
+                    run_python(&["connect", &port.to_string(), &n.to_string()])
+                })?,
+                Imp::CPython | Imp::NativeInterface => continue,
+            };
+            samples.push(ns as f64 / n as f64 / 1e3);
+        }
+    }
+    let wasi = median(&figures[2].1);
+    let ours = median(&figures[1].1);
+    table.measure(
+        "connect + close, per connection",
+        "µs",
+        Better::Lower,
+        &figures,
+        Some(Target { ratio: 1.2 }),
+    );
+    table.absolute(
+        "connect + close: wasi:sockets / nativesock",
+        "speed-up over wasi:sockets",
+        wasi / ours,
+        "x",
+        None,
+        None,
+    );
+    Ok(())
+}
+
+fn guest(
+    guests: &Guests,
+    imp: Imp,
+) -> (
+    &wasmtime_wasi::p2::bindings::sync::CommandPre<nativesock::run::AppState>,
+    Net,
+) {
+    match imp {
+        Imp::WasiSockets => (&guests.wasi, Net::WasiSockets),
+        _ => (&guests.app, Net::Nativesock),
+    }
+}
+
+fn throughput(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -> Result<()> {
+    let bytes = sizes.bytes;
+    eprintln!(
+        "throughput: {} MiB each way, {} KiB buffers",
+        bytes >> 20,
+        CHUNK >> 10
+    );
+    for (mode, what) in [("send", "sendall"), ("recv", "recv")] {
+        let mut figures: Vec<(Imp, Vec<f64>)> = [
+            Imp::Native,
+            Imp::Nativesock,
+            Imp::NativeInterface,
+            Imp::WasiSockets,
+            Imp::CPython,
+        ]
+        .map(|imp| (imp, Vec::new()))
+        .to_vec();
+        for _ in 0..sizes.repeats.min(3) {
+            for (imp, samples) in &mut figures {
+                let kind = || match mode {
+                    "send" => Peer::Sink,
+                    _ => Peer::Source(bytes, CHUNK),
+                };
+                let args = |port: u16| {
+                    [
+                        mode.to_owned(),
+                        port.to_string(),
+                        bytes.to_string(),
+                        CHUNK.to_string(),
+                    ]
+                };
+                let ns = match imp {
+                    Imp::Native => with_peer(kind(), |port| match mode {
+                        "send" => native::send(port, bytes, CHUNK),
+                        _ => native::recv(port, bytes, CHUNK),
+                    })?,
+                    Imp::Nativesock | Imp::WasiSockets | Imp::NativeInterface => {
+                        let (pre, net) = guest(guests, *imp);
+                        with_peer(kind(), |port| {
+                            let mut a = args(port);
+                            if *imp == Imp::NativeInterface {
+                                a[0] = format!("raw-{mode}");
+                            }
+                            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+                            wasm::run_timed(&guests.engine, pre, net, &a)
+                        })?
+                    }
+                    Imp::CPython if python => with_peer(kind(), |port| {
+                        let a = args(port);
+                        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+                        run_python(&a)
+                    })?,
+                    Imp::CPython => continue,
+                };
+                samples.push(bytes as f64 / GIB as f64 / (ns as f64 / 1e9));
+            }
+        }
+        table.measure(
+            &format!("{} MiB through `{what}`", bytes >> 20),
+            "GiB/s",
+            Better::Higher,
+            &figures,
+            Some(Target { ratio: 0.9 }),
+        );
+    }
+    Ok(())
+}
+
+fn conns(cwasm: &Path, sizes: &Sizes, nofile: u64, table: &mut Table) -> Result<()> {
+    // The clients' fds, the peer's are in its own process; some to spare.
+    let n = sizes.conns.min(nofile.saturating_sub(64));
+    if n < sizes.conns {
+        eprintln!(
+            "RLIMIT_NOFILE is {nofile}: {n} connections, not {}",
+            sizes.conns
+        );
+    }
+    eprintln!("scale: {n} open connections in one store");
+    let (mut native_t, mut native_m, mut ours_t, mut ours_m) = (vec![], vec![], vec![], vec![]);
+    let (arg_n, cwasm) = (n.to_string(), cwasm.to_string_lossy().into_owned());
+    for _ in 0..sizes.scale_repeats {
+        let peer = child::HoldPeer::start()?;
+        let port = peer.port.to_string();
+        let r = child::run(&["native-hold", &port, &arg_n])?;
+        drop(peer);
+        native_t.push(r[0] as f64 / n as f64 / 1e3);
+        native_m.push(r[1] as f64 / n as f64);
+        let peer = child::HoldPeer::start()?;
+        let port = peer.port.to_string();
+        let r = child::run(&["wasm-hold", &port, &arg_n, &cwasm])?;
+        drop(peer);
+        ours_t.push(r[0] as f64 / n as f64 / 1e3);
+        ours_m.push(r[1] as f64 / n as f64);
+    }
+    table.measure(
+        &format!("{n} open connections in one store: time per connection"),
+        "µs",
+        Better::Lower,
+        &[(Imp::Native, native_t), (Imp::Nativesock, ours_t)],
+        None,
+    );
+    let (native_m, ours_m) = (median(&native_m), median(&ours_m));
+    table.absolute(
+        &format!("{n} open connections: host memory per connection"),
+        Imp::Native.name(),
+        native_m,
+        "bytes",
+        None,
+        None,
+    );
+    table.absolute(
+        &format!("{n} open connections: host memory per connection"),
+        Imp::Nativesock.name(),
+        ours_m,
+        "bytes",
+        Some(ours_m / native_m.max(1.0)),
+        None,
+    );
+    Ok(())
+}
+
+fn stores(
+    composed: &[u8],
+    cwasm: &Path,
+    dir: &Path,
+    sizes: &Sizes,
+    table: &mut Table,
+) -> Result<()> {
+    let n = sizes.stores;
+    eprintln!("scale: {n} stores, each with a connected socket");
+    // The pooling engine compiles its own copy (its tunables may differ).
+    let pool_cwasm = dir.join("app-pooling.cwasm");
+    let pooling = wasm::engine(Some(n as u32))?;
+    let component = Component::new(&pooling, composed).map_err(wasmtime_error)?;
+    std::fs::write(&pool_cwasm, component.serialize().map_err(wasmtime_error)?)?;
+    drop(component);
+    drop(pooling);
+
+    let arg_n = n.to_string();
+    let mut native_t = Vec::new();
+    /// One allocator's runs: its name, component, child flag, figures.
+    struct Run<'a> {
+        name: &'a str,
+        cwasm: &'a Path,
+        pooling: &'a str,
+        time: Vec<f64>,
+        mem: Vec<f64>,
+    }
+    let mut runs = [
+        Run {
+            name: "default allocator",
+            cwasm,
+            pooling: "0",
+            time: vec![],
+            mem: vec![],
+        },
+        Run {
+            name: "pooling allocator",
+            cwasm: &pool_cwasm,
+            pooling: "1",
+            time: vec![],
+            mem: vec![],
+        },
+    ];
+    for _ in 0..sizes.scale_repeats {
+        let peer = child::HoldPeer::start()?;
+        let r = child::run(&["native-hold", &peer.port.to_string(), &arg_n])?;
+        drop(peer);
+        native_t.push(r[0] as f64 / n as f64 / 1e3);
+        for run in &mut runs {
+            let peer = child::HoldPeer::start()?;
+            let r = child::run(&[
+                "wasm-stores",
+                &peer.port.to_string(),
+                &arg_n,
+                &run.cwasm.to_string_lossy(),
+                run.pooling,
+            ])?;
+            drop(peer);
+            run.time.push(r[0] as f64 / n as f64 / 1e3);
+            run.mem.push(r[1] as f64 / n as f64 / 1024.0);
+        }
+    }
+    let native = median(&native_t);
+    table.absolute(
+        &format!("{n} stores: a connected socket (native: connect)"),
+        Imp::Native.name(),
+        native,
+        "µs",
+        None,
+        None,
+    );
+    for Run {
+        name, time, mem, ..
+    } in &runs
+    {
+        let t = median(time);
+        table.absolute(
+            &format!("{n} stores: set-up per store with a connected socket"),
+            &format!("nativesock, {name}"),
+            t,
+            "µs",
+            Some(t / native),
+            Some(100.0),
+        );
+        table.absolute(
+            &format!("{n} stores: resident host memory per store"),
+            &format!("nativesock, {name}"),
+            median(mem),
+            "KiB",
+            None,
+            Some(256.0),
+        );
+    }
+    Ok(())
+}
+
+/// `nativesock`, built by cargo beside this program (a no-op when fresh).
+fn nativesock_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let bin = exe.with_file_name("nativesock");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("workspace")?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let profile = if cfg!(debug_assertions) {
+        "dev"
+    } else {
+        "release"
+    };
+    let status = Command::new(cargo)
+        .current_dir(workspace)
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            profile,
+            "-p",
+            "nativesock",
+            "--bin",
+            "nativesock",
+        ])
+        .env(
+            "CARGO_TARGET_DIR",
+            exe.parent().and_then(Path::parent).context("target dir")?,
+        )
+        .status();
+    match status {
+        Ok(s) if s.success() || bin.exists() => Ok(bin),
+        _ if bin.exists() => Ok(bin),
+        _ => bail!("could not build `nativesock` (`cargo build --release -p nativesock`)"),
+    }
+}
+
+fn startup(dir: &Path, sizes: &Sizes, table: &mut Table) -> Result<()> {
+    eprintln!("start-up: `nativesock run APP trivial`");
+    let bin = nativesock_binary()?;
+    let app = dir.join("trivial-app.wasm");
+    std::fs::write(&app, wasm::guests::APP)?;
+    let run = |home: &Path| -> Result<f64> {
+        let start = Instant::now();
+        let status = Command::new(&bin)
+            .arg("run")
+            .arg(&app)
+            .arg("trivial")
+            .env("HOME", home)
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .stdout(Stdio::null())
+            .status()?;
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        if !status.success() {
+            bail!("`nativesock run` failed ({status})");
+        }
+        Ok(ms)
+    };
+    let mut native = Vec::new();
+    for _ in 0..sizes.warm_starts {
+        let start = Instant::now();
+        let status = child::command(&["trivial"])?.status()?;
+        anyhow::ensure!(status.success(), "`bench --child trivial` failed");
+        native.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    let mut cold = Vec::new();
+    for _ in 0..sizes.cold_starts {
+        let home = tempfile::tempdir_in(dir)?;
+        cold.push(run(home.path())?);
+    }
+    let home = tempfile::tempdir_in(dir)?;
+    run(home.path())?;
+    let mut warm = Vec::new();
+    for _ in 0..sizes.warm_starts {
+        warm.push(run(home.path())?);
+    }
+    let native = median(&native);
+    table.absolute(
+        "start-up: a trivial native process (socket, close)",
+        Imp::Native.name(),
+        native,
+        "ms",
+        None,
+        None,
+    );
+    let cold = median(&cold);
+    table.absolute(
+        "start-up: `nativesock run`, empty compilation cache",
+        "nativesock CLI",
+        cold,
+        "ms",
+        Some(cold / native),
+        None,
+    );
+    let warm = median(&warm);
+    table.absolute(
+        "start-up: `nativesock run`, warm compilation cache",
+        "nativesock CLI",
+        warm,
+        "ms",
+        Some(warm / native),
+        Some(50.0),
+    );
+    Ok(())
+}
+
+/// CPython's side: `python3 -c SCRIPT MODE PORT N [CHUNK]`, timing itself.
+const PYTHON: &str = r#"
+import socket, sys, time
+mode, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+chunk = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+addr = ('127.0.0.1', port)
+if mode == 'getsockname':
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    t = time.perf_counter_ns()
+    for _ in range(n):
+        s.getsockname()
+elif mode == 'connect':
+    t = time.perf_counter_ns()
+    for _ in range(n):
+        s = socket.socket()
+        s.connect(addr)
+        s.close()
+elif mode == 'send':
+    s = socket.create_connection(addr)
+    buf = b'\x5a' * chunk
+    left = n
+    t = time.perf_counter_ns()
+    while left > 0:
+        k = min(left, chunk)
+        s.sendall(buf if k == chunk else buf[:k])
+        left -= k
+    s.shutdown(socket.SHUT_WR)
+    assert s.recv(1) == b''
+elif mode == 'recv':
+    s = socket.create_connection(addr)
+    got = 0
+    t = time.perf_counter_ns()
+    while got < n:
+        d = s.recv(chunk)
+        if not d:
+            break
+        got += len(d)
+    assert got == n
+print(time.perf_counter_ns() - t)
+"#;
+
+fn python_available() -> bool {
+    let ok = Command::new("python3")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("python3 not found: no CPython figures");
+    }
+    ok
+}
+
+fn run_python(args: &[&str]) -> Result<u64> {
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(PYTHON)
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !output.status.success() {
+        bail!("python3 {args:?} failed ({})", output.status);
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.trim()
+        .parse()
+        .with_context(|| format!("python3 printed {text:?}"))
+}
