@@ -238,7 +238,8 @@ fn address_type_name(addr: &Address) -> &'static str {
     }
 }
 
-fn audit_scalar(v: &Value) -> AuditScalar {
+/// A plain Python value as an audit argument.
+pub(crate) fn audit_scalar(v: &Value) -> AuditScalar {
     match v {
         Value::None => AuditScalar::None,
         Value::Boolean(b) => AuditScalar::Boolean(*b),

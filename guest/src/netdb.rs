@@ -23,17 +23,6 @@ use crate::error::{self, PyResult, os_error_msg, overflow_error, type_error};
 const EAI_NONAME_TEXT: &str = "Name or service not known";
 const EAI_SERVICE_TEXT: &str = "Servname not supported for ai_socktype";
 
-fn scalar(v: &Value) -> AuditScalar {
-    match v {
-        Value::None => AuditScalar::None,
-        Value::Boolean(b) => AuditScalar::Boolean(*b),
-        Value::Int(i) => AuditScalar::Int(*i),
-        Value::Float(f) => AuditScalar::Float(*f),
-        Value::Str(s) => AuditScalar::Str(s.clone()),
-        Value::Bytes(b) => AuditScalar::Bytes(b.clone()),
-    }
-}
-
 fn audit(event: &str, args: &[AuditArg]) -> PyResult<()> {
     native::audit(event, args).map_err(error::raised)
 }
@@ -79,8 +68,8 @@ pub fn getaddrinfo(
     audit(
         "socket.getaddrinfo",
         &[
-            AuditArg::Scalar(scalar(&host)),
-            AuditArg::Scalar(scalar(&port)),
+            AuditArg::Scalar(addr::audit_scalar(&host)),
+            AuditArg::Scalar(addr::audit_scalar(&port)),
             AuditArg::Scalar(AuditScalar::Int(family.into())),
             AuditArg::Scalar(AuditScalar::Int(kind.into())),
             AuditArg::Scalar(AuditScalar::Int(proto.into())),
@@ -153,7 +142,7 @@ pub fn gethostbyname(hostname: Value) -> PyResult<String> {
     let name = et_idna("gethostbyname", &hostname)?;
     audit(
         "socket.gethostbyname",
-        &[AuditArg::Scalar(scalar(&hostname))],
+        &[AuditArg::Scalar(addr::audit_scalar(&hostname))],
     )?;
     Ok(addr::ip_string(&setipaddr(&name, "AF_INET")?))
 }
@@ -172,7 +161,7 @@ pub fn gethostbyname_ex(hostname: Value) -> PyResult<Hostent> {
     let name = et_idna("gethostbyname_ex", &hostname)?;
     audit(
         "socket.gethostbyname",
-        &[AuditArg::Scalar(scalar(&hostname))],
+        &[AuditArg::Scalar(addr::audit_scalar(&hostname))],
     )?;
     setipaddr(&name, "AF_INET")?;
     let h = native::gethostbyname(utf8(&name)?).map_err(error::from_host)?;
@@ -185,7 +174,7 @@ pub fn gethostbyaddr(ip_address: Value) -> PyResult<Hostent> {
     let name = et_idna("gethostbyaddr", &ip_address)?;
     audit(
         "socket.gethostbyaddr",
-        &[AuditArg::Scalar(scalar(&ip_address))],
+        &[AuditArg::Scalar(addr::audit_scalar(&ip_address))],
     )?;
     let sa = setipaddr(&name, "AF_UNSPEC")?;
     let h = native::gethostbyaddr(&sa).map_err(error::from_host)?;
