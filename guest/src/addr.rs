@@ -177,13 +177,16 @@ pub(crate) enum Kind {
 }
 
 impl Families {
+    /// The host's values, looked up once per store (every `connect`,
+    /// `bind` and `sendto` converts an address).
     fn host() -> Self {
-        Families {
+        static HOST: std::sync::OnceLock<Families> = std::sync::OnceLock::new();
+        *HOST.get_or_init(|| Families {
             unspec: consts::c("AF_UNSPEC"),
             inet: consts::c("AF_INET"),
             inet6: consts::c("AF_INET6"),
             unix: consts::c("AF_UNIX"),
-        }
+        })
     }
 
     /// Linux's values, for tests.

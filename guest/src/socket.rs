@@ -279,7 +279,12 @@ impl PySocket {
             "AF_CAN",
             "AF_ALG",
         ];
-        if KNOWN.iter().any(|name| is_family(self.family, name)) {
+        // The host's values, looked up once per store: this check runs on
+        // every `getsockname`, and a lookup per name was a tenth of it.
+        static KNOWN_VALUES: std::sync::OnceLock<Vec<i64>> = std::sync::OnceLock::new();
+        let known =
+            KNOWN_VALUES.get_or_init(|| KNOWN.iter().filter_map(|n| consts::get(n)).collect());
+        if known.contains(&i64::from(self.family)) {
             Ok(())
         } else {
             Err(os_error_msg("getsockaddrlen: bad family"))
