@@ -66,8 +66,11 @@ pub fn main(args: &[String]) -> Result<()> {
             drop(store);
         }
         Some("wasm-stores") => {
-            let (port, n, pooling) = (num(1)?, num(2)?, num(4)? == 1);
-            let engine = wasm::engine(pooling.then_some(n as u32))?;
+            // Allocator: 0 default, 1 pooling with fresh slots, 2 pooling
+            // with warm slots (n stores set up and dropped first, as in a
+            // host whose stores come and go).
+            let (port, n, allocator) = (num(1)?, num(2)?, num(4)?);
+            let engine = wasm::engine((allocator > 0).then_some(n as u32))?;
             let pre = load(&engine, Path::new(&args[3]))?;
             // For profiles: `BENCH_STORE_MODE=noop|consts|trivial|timedN` runs
             // part of a store's set-up (`timedN`: the guest times N socket +
@@ -95,8 +98,22 @@ pub fn main(args: &[String]) -> Result<()> {
                 &pre,
                 wasm::state(Net::Nativesock, &args, None)?,
             )?);
-            let mut stores = Vec::with_capacity(n as usize);
+            // Resident memory is counted from here, so that with warm slots
+            // it includes what the slots keep resident.
             let before = native::rss();
+            if allocator == 2 {
+                let warm: Vec<_> = (0..n)
+                    .map(|_| {
+                        wasm::run_in_store(
+                            &engine,
+                            &pre,
+                            wasm::state(Net::Nativesock, &args, None)?,
+                        )
+                    })
+                    .collect::<Result<_>>()?;
+                drop(warm);
+            }
+            let mut stores = Vec::with_capacity(n as usize);
             let start = Instant::now();
             let phases = std::env::var_os("BENCH_PHASES").is_some();
             let mut t = [0_u128; 4];

@@ -620,9 +620,18 @@ fn stores(
             mem: vec![],
         },
         Run {
-            name: "pooling allocator",
+            name: "pooling allocator, fresh slots",
             cwasm: &pool_cwasm,
             pooling: "1",
+            time: vec![],
+            mem: vec![],
+        },
+        // A long-running host whose stores come and go: every slot has held
+        // a store before (`nativesock::run::pooling_config` keeps it warm).
+        Run {
+            name: "pooling allocator, warm slots",
+            cwasm: &pool_cwasm,
+            pooling: "2",
             time: vec![],
             mem: vec![],
         },

@@ -6,7 +6,7 @@ use anyhow::{Context as _, Result, bail};
 use nativesock::NativesockCtx;
 use nativesock::run::{AppState, wasmtime_error};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Store};
 use wasmtime_wasi::I32Exit;
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
@@ -35,16 +35,9 @@ pub fn engine(pooling_stores: Option<u32>) -> Result<Engine> {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
     if let Some(stores) = pooling_stores {
-        let mut pool = PoolingAllocationConfig::new();
-        // A composed app is a handful of core instances, memories and
-        // tables (two Rust modules and their WASI adapters); 16 each is
-        // generous.
-        let n = stores.saturating_add(8);
-        pool.total_component_instances(n)
-            .total_core_instances(n.saturating_mul(16))
-            .total_memories(n.saturating_mul(16))
-            .total_tables(n.saturating_mul(16))
-            .max_memory_size(64 << 20);
+        // The host's recommended settings for many stores (warm slots kept
+        // resident), with room for the bench's own warm-up store.
+        let pool = nativesock::run::pooling_config(stores.saturating_add(8), 64 << 20);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     Engine::new(&config).map_err(wasmtime_error)

@@ -24,7 +24,7 @@
 
 use anyhow::Context as _;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Cache, Config, Engine, Store};
+use wasmtime::{Cache, Config, Enabled, Engine, PoolingAllocationConfig, Store};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
@@ -87,6 +87,51 @@ pub fn engine() -> anyhow::Result<Engine> {
         Err(e) => tracing::warn!("compilation cache disabled: {e}"),
     }
     Engine::new(&config).map_err(wasmtime_error)
+}
+
+/// How much of each linear memory a warm pooling slot keeps resident: a
+/// composed app's two memories each hold a 1 MiB Rust stack, then data and
+/// heap; 2 MiB covers what a store with a few sockets touches.
+pub const POOL_KEEP_RESIDENT: usize = 2 << 20;
+
+/// wasmtime's pooling allocator, set up for a host that runs many stores of
+/// composed apps (up to `max_stores` at once, each memory at most
+/// `max_memory` bytes), as measured in `BENCHMARKS.md`:
+///
+/// - every slot stays warm when its store is dropped
+///   (`max_unused_warm_slots`), and keeps the first [`POOL_KEEP_RESIDENT`]
+///   bytes of its memories resident, reset page by page from the dirty-page
+///   scan of Linux 6.7+ (`pagemap_scan`, where the kernel has it). A new
+///   store in a warm slot then maps nothing and takes no page faults for
+///   what the last store touched;
+/// - slots for 16 core instances and tables and 4 memories per store: a
+///   composed app has two Rust modules (two memories) plus the shims and
+///   adapters of composition.
+///
+/// The first store in each slot costs what it costs with the default
+/// allocator; the saving comes when stores come and go.
+///
+/// ```
+/// let mut config = wasmtime::Config::new();
+/// config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
+///     nativesock::run::pooling_config(100, 64 << 20),
+/// ));
+/// let engine = wasmtime::Engine::new(&config).map_err(nativesock::run::wasmtime_error)?;
+/// # Ok::<(), anyhow::Error>(())
+/// ```
+pub fn pooling_config(max_stores: u32, max_memory: usize) -> PoolingAllocationConfig {
+    let n = max_stores.max(1);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(n)
+        .total_core_instances(n.saturating_mul(16))
+        .total_memories(n.saturating_mul(4))
+        .total_tables(n.saturating_mul(16))
+        .max_memory_size(max_memory)
+        .max_unused_warm_slots(n.saturating_mul(16))
+        .linear_memory_keep_resident(POOL_KEEP_RESIDENT)
+        .table_keep_resident(64 << 10)
+        .pagemap_scan(Enabled::Auto);
+    pool
 }
 
 /// A linker with WASI 0.2 (synchronous) and `nativesock:socket/native`.
