@@ -498,40 +498,72 @@ pub(crate) fn strerror(errno: Errno) -> String {
     }
 }
 
-/// A failed `getaddrinfo`/`getnameinfo` (mirrors the WIT `gai-error`).
+/// A failed name lookup: the WIT `gai-error` (`getaddrinfo`, `getnameinfo`)
+/// and `host-error` (`gethostbyname`, `gethostbyaddr`) have the same fields;
+/// only the meaning of `code` and the constructors differ.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct GaiError {
-    /// The `EAI_*` code.
+pub(crate) struct LookupError {
+    /// The `EAI_*` code, or the `h_errno` (0 when `errno` says what failed).
     pub(crate) code: i32,
-    /// `gai_strerror(code)`, or `strerror(errno)` for `EAI_SYSTEM`.
+    /// `gai_strerror(code)` or `hstrerror(code)`, or `strerror(errno)`.
     pub(crate) message: String,
-    /// The errno behind `EAI_SYSTEM`.
+    /// The errno behind `EAI_SYSTEM` or behind a host lookup's failure.
     pub(crate) errno: Option<Errno>,
 }
 
-impl GaiError {
-    /// The error for a code `getaddrinfo`/`getnameinfo` returned; `errno` is
-    /// read for `EAI_SYSTEM` only.
-    pub(crate) fn from_code(code: i32, errno: Errno) -> GaiError {
-        if code == libc::EAI_SYSTEM {
-            return GaiError::system(errno);
-        }
-        // SAFETY: `gai_strerror` returns a static string for any code.
-        let text = unsafe { CStr::from_ptr(libc::gai_strerror(code)) };
-        GaiError {
+/// A failed `getaddrinfo`/`getnameinfo` (mirrors the WIT `gai-error`): made
+/// by [`LookupError::from_code`] or [`LookupError::system`].
+pub(crate) type GaiError = LookupError;
+
+/// A failed host lookup (mirrors the WIT `host-error`): made by
+/// [`LookupError::h_errno`] or [`LookupError::errno`].
+pub(crate) type HostError = LookupError;
+
+impl LookupError {
+    /// A code and its text.
+    fn described(code: i32, text: &CStr) -> LookupError {
+        LookupError {
             code,
             message: text.to_string_lossy().into_owned(),
             errno: None,
         }
     }
 
-    /// `EAI_SYSTEM` for `errno`.
-    pub(crate) fn system(errno: Errno) -> GaiError {
-        GaiError {
-            code: libc::EAI_SYSTEM,
+    /// An errno, with `code` beside it.
+    fn with_errno(code: i32, errno: Errno) -> LookupError {
+        LookupError {
+            code,
             message: strerror(errno),
             errno: Some(errno),
         }
+    }
+
+    /// The error for a code `getaddrinfo`/`getnameinfo` returned; `errno` is
+    /// read for `EAI_SYSTEM` only.
+    pub(crate) fn from_code(code: i32, errno: Errno) -> GaiError {
+        if code == libc::EAI_SYSTEM {
+            return LookupError::system(errno);
+        }
+        // SAFETY: `gai_strerror` returns a static string for any code.
+        let text = unsafe { CStr::from_ptr(libc::gai_strerror(code)) };
+        LookupError::described(code, text)
+    }
+
+    /// `EAI_SYSTEM` for `errno`.
+    pub(crate) fn system(errno: Errno) -> GaiError {
+        LookupError::with_errno(libc::EAI_SYSTEM, errno)
+    }
+
+    /// A host lookup's `h_errno`.
+    fn h_errno(code: i32) -> HostError {
+        // SAFETY: `hstrerror` returns a static string for any code.
+        let text = unsafe { CStr::from_ptr(libc::hstrerror(code)) };
+        LookupError::described(code, text)
+    }
+
+    /// A host lookup's errno instead of an `h_errno` (code 0).
+    pub(crate) fn errno(errno: Errno) -> HostError {
+        LookupError::with_errno(0, errno)
     }
 }
 
@@ -872,35 +904,6 @@ pub(crate) struct HostEnt {
     pub(crate) name: String,
     pub(crate) aliases: Vec<String>,
     pub(crate) addresses: Vec<SockAddr>,
-}
-
-/// A failed host lookup (mirrors the WIT `host-error`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct HostError {
-    pub(crate) code: i32,
-    pub(crate) message: String,
-    pub(crate) errno: Option<Errno>,
-}
-
-impl HostError {
-    fn h_errno(code: i32) -> HostError {
-        // SAFETY: `hstrerror` returns a static string for any code.
-        let text = unsafe { CStr::from_ptr(libc::hstrerror(code)) };
-        HostError {
-            code,
-            message: text.to_string_lossy().into_owned(),
-            errno: None,
-        }
-    }
-
-    /// An errno instead of an `h_errno`.
-    pub(crate) fn errno(errno: Errno) -> HostError {
-        HostError {
-            code: 0,
-            message: strerror(errno),
-            errno: Some(errno),
-        }
-    }
 }
 
 /// The largest buffer the reentrant lookups get (they say `ERANGE` until
