@@ -5,7 +5,9 @@
 //! semantics component (`guest/`), the demo app (`guest/demo`) and the test
 //! programs (`tests/programs`). On wasm32-wasip2 rustc links a `cdylib` or a
 //! `bin` straight into a component (wasm-component-ld), so nothing is
-//! converted here; each artifact is checked to be a component.
+//! converted here; each artifact is checked to be a component. The nested
+//! build itself is `nativesock-build-support`'s (`build-support/`), shared
+//! with `bench/build.rs`.
 //!
 //! Outputs in `OUT_DIR`:
 //! - `artifacts.rs`: `SEMANTICS` and `DEMO`, the components' bytes
@@ -14,15 +16,12 @@
 //!   `foreach_*_program!` macros, included by the integration tests and
 //!   the unit tests only, so they stay out of the public API.
 
-use std::collections::BTreeSet;
-use std::env;
 use std::fmt::Write as _;
-use std::fs;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-const TARGET: &str = "wasm32-wasip2";
+use nativesock_build_support::{
+    Artifact, TARGET, build, check_component, out_dir, read_dep_info, rerun_if_changed,
+    target_installed, watched, workspace_root, write,
+};
 
 /// The packages built for [`TARGET`] and their directories in the workspace:
 /// the semantics component, the demo app and the test programs.
@@ -31,13 +30,8 @@ const DEMO: (&str, &str) = ("nativesock-demo", "guest/demo");
 const PROGRAMS: (&str, &str) = ("nativesock-test-programs", "tests/programs");
 
 fn main() {
-    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let manifest_dir =
-        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir
-        .parent()
-        .expect("the host crate lives in the workspace")
-        .to_path_buf();
+    let out_dir = out_dir();
+    let root = workspace_root();
 
     if !target_installed() {
         println!(
@@ -48,22 +42,19 @@ fn main() {
         return;
     }
 
-    let artifacts = build(&root, &out_dir.join("wasm"));
+    let packages = [SEMANTICS, DEMO, PROGRAMS];
+    let artifacts = build(
+        &root,
+        &out_dir.join("wasm"),
+        &packages.map(|(name, _)| name),
+    );
 
-    let mut deps = BTreeSet::new();
-    // New files (a new test program) are in no dep-info file yet.
-    for dir in [SEMANTICS.1, DEMO.1, PROGRAMS.1, "wit"] {
-        deps.insert(root.join(dir));
-    }
-    deps.insert(root.join("Cargo.toml"));
-    deps.insert(root.join("Cargo.lock"));
+    let mut deps = watched(&root, &packages.map(|(_, dir)| dir));
     for artifact in &artifacts {
         check_component(&artifact.wasm);
         read_dep_info(&artifact.wasm, &mut deps);
     }
-    for dep in &deps {
-        println!("cargo::rerun-if-changed={}", dep.display());
-    }
+    rerun_if_changed(&deps);
 
     let of = |(_, dir): (&str, &str)| {
         let manifest = root.join(dir).join("Cargo.toml");
@@ -88,143 +79,6 @@ fn main() {
     let mut programs: Vec<&Artifact> = of(PROGRAMS).collect();
     programs.sort_by(|a, b| a.name.cmp(&b.name));
     write(&out_dir.join("test_programs.rs"), &test_programs(&programs));
-}
-
-/// One component the nested build produced.
-struct Artifact {
-    /// The `Cargo.toml` of its package.
-    manifest: PathBuf,
-    /// Its target's name: a test program's name.
-    name: String,
-    /// The `.wasm` file.
-    wasm: PathBuf,
-}
-
-/// Whether the toolchain that builds the host has the standard library for
-/// [`TARGET`].
-fn target_installed() -> bool {
-    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let output = Command::new(rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .expect("failed to run `rustc --print sysroot`");
-    let sysroot = String::from_utf8(output.stdout).expect("the sysroot is UTF-8");
-    Path::new(sysroot.trim())
-        .join("lib/rustlib")
-        .join(TARGET)
-        .is_dir()
-}
-
-/// Runs the nested build and returns its components.
-fn build(root: &Path, target_dir: &Path) -> Vec<Artifact> {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .args(["build", "--release", "--target", TARGET])
-        .args(["--message-format", "json-render-diagnostics"])
-        .args(
-            [SEMANTICS, DEMO, PROGRAMS]
-                .iter()
-                .flat_map(|(name, _)| ["-p", name]),
-        )
-        // Inside OUT_DIR: the outer build holds the lock on its own target dir.
-        .env("CARGO_TARGET_DIR", target_dir)
-        // The host's flags are for the host's target, not wasm32.
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        // Set by `cargo clippy`: the guests are linted natively, as members.
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .stdout(Stdio::piped())
-        // Cargo reads a build script's stdout for instructions: keep the
-        // nested build's human output on stderr.
-        .stderr(Stdio::inherit());
-    eprintln!("running: {cmd:?}");
-    let mut child = cmd.spawn().expect("failed to run the nested `cargo build`");
-
-    let mut artifacts = Vec::new();
-    let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-    for line in stdout.lines() {
-        let line = line.expect("reading the nested build's output");
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if message["reason"] != "compiler-artifact" {
-            continue;
-        }
-        let kinds = &message["target"]["kind"];
-        let is_component = ["bin", "cdylib"].iter().any(|kind| {
-            kinds
-                .as_array()
-                .is_some_and(|k| k.iter().any(|k| k == kind))
-        });
-        if !is_component {
-            continue;
-        }
-        let wasm = message["filenames"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f.as_str())
-            .find(|f| f.ends_with(".wasm"));
-        let (Some(manifest), Some(name), Some(wasm)) = (
-            message["manifest_path"].as_str(),
-            message["target"]["name"].as_str(),
-            wasm,
-        ) else {
-            continue;
-        };
-        artifacts.push(Artifact {
-            manifest: manifest.into(),
-            name: name.into(),
-            wasm: wasm.into(),
-        });
-    }
-    let status = child.wait().expect("waiting for the nested `cargo build`");
-    if !status.success() {
-        // Exit rather than panic: cargo then shows the compiler's errors
-        // above, without a backtrace of this script.
-        eprintln!("error: the nested `cargo build --target {TARGET}` failed ({status})");
-        std::process::exit(1);
-    }
-    artifacts
-}
-
-/// Panics unless `wasm` is a binary component (and not a core module).
-fn check_component(wasm: &Path) {
-    let bytes =
-        fs::read(wasm).unwrap_or_else(|e| panic!("failed to read `{}`: {e}", wasm.display()));
-    // The preamble: magic, a version, and a layer that is 1 for components.
-    let is_component = bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [1, 0];
-    assert!(
-        is_component,
-        "`{}` is not a WebAssembly component: is `wasm-component-ld` the linker for {TARGET}?",
-        wasm.display()
-    );
-}
-
-/// Adds the source files listed in the dep-info file (`.d`) beside `artifact`.
-fn read_dep_info(artifact: &Path, deps: &mut BTreeSet<PathBuf>) {
-    let dep_info = artifact.with_extension("d");
-    let contents = fs::read_to_string(&dep_info)
-        .unwrap_or_else(|e| panic!("failed to read `{}`: {e}", dep_info.display()));
-    // Makefile syntax: `target: dep dep ...`, with spaces in names escaped.
-    for line in contents.lines() {
-        let Some((_, files)) = line.split_once(": ") else {
-            continue;
-        };
-        let mut parts = files.split(' ');
-        while let Some(part) = parts.next() {
-            let mut file = part.to_string();
-            while file.ends_with('\\') {
-                file.pop();
-                file.push(' ');
-                file.push_str(parts.next().unwrap_or_default());
-            }
-            if !file.is_empty() {
-                deps.insert(file.into());
-            }
-        }
-    }
 }
 
 /// The source of `test_programs.rs`.
@@ -279,9 +133,4 @@ fn test_programs(programs: &[&Artifact]) -> String {
         out.push_str("    };\n}\n");
     }
     out
-}
-
-fn write(path: &Path, contents: &str) {
-    fs::write(path, contents)
-        .unwrap_or_else(|e| panic!("failed to write `{}`: {e}", path.display()));
 }
