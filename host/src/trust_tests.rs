@@ -40,21 +40,67 @@ fn recorder(b: &mut NativesockCtxBuilder) -> Arc<Mutex<Vec<AuditEvent>>> {
     events
 }
 
-fn listener(ctx: &mut NativesockCtx) -> (RawFd, u16) {
+/// A store with [`builder`]'s grants, set up further by `configure`, and
+/// the events its [`recorder`] hook records.
+fn recorded_store(
+    configure: impl FnOnce(&mut NativesockCtxBuilder) -> &mut NativesockCtxBuilder,
+) -> (NativesockCtx, Arc<Mutex<Vec<AuditEvent>>>) {
+    let mut b = builder();
+    let events = recorder(&mut b);
+    let ctx = configure(&mut b).build();
+    (ctx, events)
+}
+
+/// How many of `events` are the limit event for `limit` set to `value`.
+fn limit_events(events: &Mutex<Vec<AuditEvent>>, limit: &str, value: i64) -> usize {
+    let limit = AuditEvent {
+        name: LIMIT_EVENT.into(),
+        args: vec![str_arg(limit), int_arg(value)],
+    };
+    events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| **e == limit)
+        .count()
+}
+
+/// A TCP socket on 127.0.0.1 listening with `backlog`, and its port.
+fn listener_with_backlog(ctx: &mut NativesockCtx, backlog: i32) -> (RawFd, u16) {
     let fd = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
     ctx.bind(fd, &loopback(0)).unwrap();
-    ctx.listen(fd, 8).unwrap();
+    ctx.listen(fd, backlog).unwrap();
     let port = port_of(&ctx.getsockname(fd).unwrap());
     (fd, port)
 }
 
-fn tcp_pair(ctx: &mut NativesockCtx) -> (RawFd, RawFd) {
-    let (l, port) = listener(ctx);
+/// A TCP socket on 127.0.0.1 listening with a backlog of 8, and its port.
+fn listener(ctx: &mut NativesockCtx) -> (RawFd, u16) {
+    listener_with_backlog(ctx, 8)
+}
+
+/// A TCP socket connected to `port` on 127.0.0.1.
+fn connected(ctx: &mut NativesockCtx, port: u16) -> RawFd {
     let c = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
     ctx.connect(c, &loopback(port)).unwrap();
+    c
+}
+
+/// A connected TCP pair over loopback: (client, accepted).
+fn tcp_pair(ctx: &mut NativesockCtx) -> (RawFd, RawFd) {
+    let (l, port) = listener(ctx);
+    let c = connected(ctx, port);
     let (a, _) = ctx.accept(l, 0).unwrap();
     ctx.close(l).unwrap();
     (c, a)
+}
+
+/// A UDP socket bound on 127.0.0.1, and its address.
+fn bound_udp(ctx: &mut NativesockCtx) -> (RawFd, SockAddr) {
+    let u = ctx.socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
+    ctx.bind(u, &loopback(0)).unwrap();
+    let me = ctx.getsockname(u).unwrap();
+    (u, me)
 }
 
 fn str_arg(s: &str) -> AuditArg {
@@ -67,9 +113,7 @@ fn int_arg(i: i64) -> AuditArg {
 
 #[test]
 fn open_socket_cap_is_emfile_and_audited() {
-    let mut b = builder();
-    let events = recorder(&mut b);
-    let mut ctx = b.max_open_sockets(3).build();
+    let (mut ctx, events) = recorded_store(|b| b.max_open_sockets(3));
     let a = ctx.socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
     let _b = ctx.socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
     assert_eq!(
@@ -88,27 +132,14 @@ fn open_socket_cap_is_emfile_and_audited() {
     assert_eq!(ctx.owned_fds().len(), 3);
     ctx.close(a).unwrap();
     ctx.socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
-    let limit = AuditEvent {
-        name: LIMIT_EVENT.into(),
-        args: vec![str_arg("open-sockets"), int_arg(3)],
-    };
-    assert_eq!(
-        events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| **e == limit)
-            .count(),
-        3
-    );
+    assert_eq!(limit_events(&events, "open-sockets", 3), 3);
 }
 
 #[test]
 fn accept_past_the_cap_leaves_the_connection_queued() {
     let mut ctx = builder().max_open_sockets(2).build();
     let (l, port) = listener(&mut ctx);
-    let c = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
-    ctx.connect(c, &loopback(port)).unwrap();
+    let c = connected(&mut ctx, port);
     assert_eq!(ctx.accept(l, 0).map(|_| ()), Err(libc::EMFILE));
     ctx.close(c).unwrap();
     // Room again: the queued connection is still there.
@@ -118,16 +149,12 @@ fn accept_past_the_cap_leaves_the_connection_queued() {
 
 #[test]
 fn send_cap_is_a_short_write_on_streams_and_emsgsize_on_datagrams() {
-    let mut b = builder();
-    let events = recorder(&mut b);
-    let mut ctx = b.max_send_bytes(4).build();
+    let (mut ctx, events) = recorded_store(|b| b.max_send_bytes(4));
     let (c, a) = tcp_pair(&mut ctx);
     assert_eq!(ctx.send(c, b"0123456789", 0), Ok(4));
     ctx.poll(a, libc::POLLIN, 5000).unwrap();
     assert_eq!(ctx.recv(a, 100, 0).unwrap(), b"0123");
-    let u = ctx.socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
-    ctx.bind(u, &loopback(0)).unwrap();
-    let me = ctx.getsockname(u).unwrap();
+    let (u, me) = bound_udp(&mut ctx);
     assert_eq!(ctx.sendto(u, b"0123456789", 0, &me), Err(libc::EMSGSIZE));
     assert_eq!(ctx.sendto(u, b"0123", 0, &me), Ok(4));
     let (p, q) = ctx
@@ -136,19 +163,7 @@ fn send_cap_is_a_short_write_on_streams_and_emsgsize_on_datagrams() {
     assert_eq!(ctx.send(p, b"toolong", 0), Err(libc::EMSGSIZE));
     assert_eq!(ctx.send(p, b"ok", 0), Ok(2));
     assert_eq!(ctx.recv(q, 10, 0).unwrap(), b"ok");
-    let limit = AuditEvent {
-        name: LIMIT_EVENT.into(),
-        args: vec![str_arg("send-bytes"), int_arg(4)],
-    };
-    assert_eq!(
-        events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| **e == limit)
-            .count(),
-        2
-    );
+    assert_eq!(limit_events(&events, "send-bytes", 4), 2);
 }
 
 #[test]
@@ -296,15 +311,10 @@ fn cancel_wakes_poll_accept_and_connect() {
         let handle = b.cancel_handle();
         let mut ctx = b.build();
         let (l, port) = listener(&mut ctx);
-        // A full backlog makes a blocking connect wait for ever.
-        let (full, full_port) = {
-            let s = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
-            ctx.bind(s, &loopback(0)).unwrap();
-            ctx.listen(s, 0).unwrap();
-            (s, port_of(&ctx.getsockname(s).unwrap()))
-        };
-        let q = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
-        ctx.connect(q, &loopback(full_port)).unwrap();
+        // A full backlog (one queued connection on `listen(0)`) makes a
+        // blocking connect wait for ever.
+        let (full, full_port) = listener_with_backlog(&mut ctx, 0);
+        let _queued = connected(&mut ctx, full_port);
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(100));
             handle.cancel_with(crate::Raised::keyboard_interrupt());
@@ -331,11 +341,8 @@ fn cancel_wakes_poll_accept_and_connect() {
 
 #[test]
 fn blocking_time_cap_is_etimedout() {
-    let mut b = builder();
-    let events = recorder(&mut b);
-    let mut ctx = b
-        .max_blocking_time(Some(Duration::from_millis(100)))
-        .build();
+    let (mut ctx, events) =
+        recorded_store(|b| b.max_blocking_time(Some(Duration::from_millis(100))));
     let (_c, a) = tcp_pair(&mut ctx);
     let start = Instant::now();
     assert_eq!(ctx.recv(a, 10, 0), Err(libc::ETIMEDOUT));
@@ -351,19 +358,7 @@ fn blocking_time_cap_is_etimedout() {
     assert_eq!(ctx.accept(l, 0).map(|_| ()), Err(libc::ETIMEDOUT));
     // A call that does not block is not affected.
     assert_eq!(ctx.recv(a, 10, libc::MSG_DONTWAIT), Err(libc::EAGAIN));
-    let limit = AuditEvent {
-        name: LIMIT_EVENT.into(),
-        args: vec![str_arg("blocking-ms"), int_arg(100)],
-    };
-    assert_eq!(
-        events
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| **e == limit)
-            .count(),
-        3
-    );
+    assert_eq!(limit_events(&events, "blocking-ms", 100), 3);
 }
 
 #[test]
@@ -405,9 +400,7 @@ fn injected_short_writes_reads_and_errnos() {
     ctx.poll(a, libc::POLLIN, 5000).unwrap();
     assert_eq!(ctx.recv(a, 100, 0).unwrap(), b"ab");
     assert_eq!(ctx.recv(a, 100, 0).unwrap(), b"cdef");
-    let u = ctx.socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
-    ctx.bind(u, &loopback(0)).unwrap();
-    let me = ctx.getsockname(u).unwrap();
+    let (u, me) = bound_udp(&mut ctx);
     assert_eq!(ctx.sendto(u, b"x", 0, &me), Err(libc::ENOBUFS));
     assert!(script.lock().unwrap().is_empty());
 }

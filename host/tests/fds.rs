@@ -23,12 +23,6 @@ macro_rules! assert_test_exists {
 }
 foreach_fds_program!(assert_test_exists);
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("/proc/self/fd")
-        .count()
-}
-
 /// Runs `path` twice, the first time to let the runtime open what it keeps
 /// (its thread pools' fds), and checks that the second run leaves the
 /// process with as many open fds as before it.

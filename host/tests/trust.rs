@@ -18,9 +18,8 @@ use nativesock::{
     AuditArg, AuditEvent, AuditScalar, Call, DENIED_EVENT, Fault, LIMIT_EVENT, NativesockCtx,
     NativesockCtxBuilder,
 };
+use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
@@ -45,10 +44,7 @@ struct Native {
 fn native() -> &'static Native {
     static NATIVE: OnceLock<Native> = OnceLock::new();
     NATIVE.get_or_init(|| {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).expect("engine");
-        let linker = nativesock::run::linker(&engine).expect("linker");
+        let (engine, linker) = epoch_engine();
         Native { engine, linker }
     })
 }
@@ -67,37 +63,15 @@ fn run_native(
     stdout: MemoryOutputPipe,
 ) -> Output {
     let stderr = MemoryOutputPipe::new(1 << 20);
-    let mut argv = vec!["program"];
-    argv.extend_from_slice(args);
-    let wasi = WasiCtxBuilder::new()
-        .args(&argv)
-        .stdout(stdout.clone())
-        .stderr(stderr.clone())
-        .build();
+    let wasi = wasi(args, &stdout, &stderr);
     let rt = native();
-    let mut store = Store::new(&rt.engine, AppState::new(wasi, ctx));
-    store.set_epoch_deadline(ticks);
-    store.epoch_deadline_trap();
-    let status = (|| {
-        let pre = CommandPre::new(rt.linker.instantiate_pre(component)?)?;
-        let command = pre.instantiate(&mut store)?;
-        command.wasi_cli_run().call_run(&mut store)
-    })();
-    drop(store);
-    let status = match status {
-        Ok(Ok(())) => Ok(0),
-        Ok(Err(())) => Ok(1),
-        Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-            Some(exit) => Ok(exit.0),
-            None => Err(wasmtime_error(e)),
-        },
-    };
-    let text = |pipe: &MemoryOutputPipe| String::from_utf8_lossy(&pipe.contents()).into_owned();
-    Output {
-        status,
-        stdout: text(&stdout),
-        stderr: text(&stderr),
-    }
+    let status = rt
+        .linker
+        .instantiate_pre(component)
+        .and_then(CommandPre::new)
+        .map_err(wasmtime_error)
+        .and_then(|pre| run_in_store(&rt.engine, &pre, wasi, ctx, ticks));
+    Output::new(status, &stdout, &stderr)
 }
 
 /// (device, inode, fd flags, file status flags) of a host fd.
@@ -121,7 +95,7 @@ fn trust_fd_walk() {
         .min(1 << 20);
     // The host's own fds, and another store's socket.
     let host_file = std::fs::File::open("/proc/self/stat").unwrap();
-    let host_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (host_listener, _) = local_listener();
     let theirs = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let theirs_fd = theirs.as_raw_fd();
     let other = NativesockCtx::builder()
@@ -279,12 +253,7 @@ fn trust_cancel_recv() {
 #[test]
 fn trust_blocking_cap() {
     let mut b = loopback();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let seen = events.clone();
-    b.audit_hook(move |e| {
-        seen.lock().unwrap().push(e.clone());
-        Ok(())
-    });
+    let events = audit_recorder(&mut b);
     b.max_blocking_time(Some(Duration::from_millis(200)));
     run(&component(TRUST_BLOCKING_CAP), &[], &mut b).assert_success();
     let limit = AuditEvent {
@@ -316,12 +285,7 @@ fn trust_emfile() {
 #[test]
 fn trust_denied_audit() {
     let mut b = loopback();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let seen = events.clone();
-    b.audit_hook(move |e| {
-        seen.lock().unwrap().push(e.clone());
-        Ok(())
-    });
+    let events = audit_recorder(&mut b);
     let output = run(&component(TRUST_DENIED_AUDIT), &[], &mut b);
     output.assert_success();
     let fd: i64 = output.line("denied fd ")[0].parse().unwrap();

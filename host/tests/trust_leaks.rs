@@ -6,16 +6,18 @@
 //! A test binary of its own, its tests serialised: the count is of the
 //! whole process.
 
+mod common;
+
 use std::net::TcpListener;
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::{epoch_engine, local_listener, open_fds, run_in_store, wasi};
 use nativesock::NativesockCtx;
-use nativesock::run::{AppState, wasmtime_error};
-use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::WasiCtxBuilder;
+use nativesock::run::AppState;
+use wasmtime::Engine;
+use wasmtime::component::Component;
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
@@ -32,12 +34,6 @@ foreach_trust_leaks_program!(assert_test_exists);
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("/proc/self/fd")
-        .count()
-}
-
 struct Runner {
     engine: Engine,
     pre: CommandPre<AppState>,
@@ -49,10 +45,7 @@ impl Runner {
     }
 
     fn with(program: &str) -> Runner {
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).unwrap();
-        let linker: Linker<AppState> = nativesock::run::linker(&engine).unwrap();
+        let (engine, linker) = epoch_engine();
         let component = Component::from_file(&engine, program).unwrap();
         let pre = CommandPre::new(linker.instantiate_pre(&component).unwrap()).unwrap();
         Runner { engine, pre }
@@ -61,30 +54,9 @@ impl Runner {
     /// One store: runs the program with `args`; the store is dropped before
     /// this returns. `Ok(exit code)` or the trap, and what it wrote on stderr.
     fn store(&self, args: &[&str], ctx: NativesockCtx) -> (anyhow::Result<i32>, String) {
-        let mut argv = vec!["program"];
-        argv.extend_from_slice(args);
         let stderr = MemoryOutputPipe::new(1 << 12);
-        let wasi = WasiCtxBuilder::new()
-            .args(&argv)
-            .stdout(MemoryOutputPipe::new(1 << 12))
-            .stderr(stderr.clone())
-            .build();
-        let mut store = Store::new(&self.engine, AppState::new(wasi, ctx));
-        store.set_epoch_deadline(u64::MAX / 2);
-        store.epoch_deadline_trap();
-        let result = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|command| command.wasi_cli_run().call_run(&mut store));
-        drop(store);
-        let result = match result {
-            Ok(Ok(())) => Ok(0),
-            Ok(Err(())) => Ok(1),
-            Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-                Some(exit) => Ok(exit.0),
-                None => Err(wasmtime_error(e)),
-            },
-        };
+        let wasi = wasi(args, &MemoryOutputPipe::new(1 << 12), &stderr);
+        let result = run_in_store(&self.engine, &self.pre, wasi, ctx, u64::MAX / 2);
         (
             result,
             String::from_utf8_lossy(&stderr.contents()).into_owned(),
@@ -126,8 +98,8 @@ fn drain(
 fn trust_leaks_store() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let runner = Runner::new();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port().to_string();
+    let (listener, port) = local_listener();
+    let port = port.to_string();
     let (drainer, stop) = drain(listener);
 
     // Warm up: whatever the runtime keeps open for good opens now.
@@ -200,11 +172,10 @@ fn trust_leaks_fuzz() {
 
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let engine_runner = Runner::with(TRUST_LEAKS_FUZZ);
-    let granted = TcpListener::bind("127.0.0.1:0").unwrap();
-    let granted_port = granted.local_addr().unwrap().port();
-    let canary = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (granted, granted_port) = local_listener();
+    let (canary, canary_port) = local_listener();
     canary.set_nonblocking(true).unwrap();
-    let canary_port = canary.local_addr().unwrap().port().to_string();
+    let canary_port = canary_port.to_string();
     let (drainer, stop) = drain(granted);
     let ctx = || {
         let mut b = NativesockCtx::builder();

@@ -1,20 +1,26 @@
 //! What the end-to-end tests share: running a test program, composed with the
-//! semantics component, in a fresh store, and watching it from outside.
+//! semantics component, in a fresh store, and watching it from outside; the
+//! store set-up for programs run as they are in stores with an epoch
+//! deadline (`trust`, `trust_leaks`); and the host-side listeners, audit
+//! records and fd counts the tests check against.
 
 #![allow(dead_code, reason = "each test binary uses part of it")]
 
+use std::net::TcpListener;
 use std::os::unix::thread::JoinHandleExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, Once, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard, Once, OnceLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nativesock::run::{AppState, engine, linker, run_command};
-use nativesock::{NativesockCtxBuilder, compose::compose_with_semantics};
-use wasmtime::Engine;
+use nativesock::compose::compose_with_semantics;
+use nativesock::run::{AppState, engine, linker, run_command, wasmtime_error};
+use nativesock::{AuditEvent, NativesockCtx, NativesockCtxBuilder};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 /// The longest any one program may take; every wait in the tests is bounded.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -57,6 +63,85 @@ pub fn loopback() -> NativesockCtxBuilder {
     builder
 }
 
+/// An audit hook on `builder` that records every event, and the record.
+pub fn audit_recorder(builder: &mut NativesockCtxBuilder) -> Arc<Mutex<Vec<AuditEvent>>> {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    builder.audit_hook(move |e| {
+        seen.lock().unwrap().push(e.clone());
+        Ok(())
+    });
+    events
+}
+
+/// A host socket listening on `127.0.0.1`, on a port the kernel picked,
+/// and that port.
+pub fn local_listener() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a host listener");
+    let port = listener
+        .local_addr()
+        .expect("the listener's address")
+        .port();
+    (listener, port)
+}
+
+/// How many fds the process has open.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
+}
+
+/// An engine with epoch interruption and a linker for it, for programs run
+/// as they are (not composed) in stores with an epoch deadline.
+pub fn epoch_engine() -> (Engine, Linker<AppState>) {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config).expect("engine");
+    let linker = nativesock::run::linker(&engine).expect("linker");
+    (engine, linker)
+}
+
+/// A WASI context for a program run with `args` (after its name), writing
+/// to `stdout` and `stderr`.
+pub fn wasi(args: &[&str], stdout: &MemoryOutputPipe, stderr: &MemoryOutputPipe) -> WasiCtx {
+    let mut argv = vec!["program"];
+    argv.extend_from_slice(args);
+    WasiCtxBuilder::new()
+        .args(&argv)
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .build()
+}
+
+/// Runs the command `pre` in a new store of `engine` (an [`epoch_engine`])
+/// holding `wasi` and `ctx`, whose epoch deadline is `ticks` away. The store
+/// is dropped before this returns. The exit status, as
+/// [`run_command`]'s, or the trap.
+pub fn run_in_store(
+    engine: &Engine,
+    pre: &CommandPre<AppState>,
+    wasi: WasiCtx,
+    ctx: NativesockCtx,
+    ticks: u64,
+) -> anyhow::Result<i32> {
+    let mut store = Store::new(engine, AppState::new(wasi, ctx));
+    store.set_epoch_deadline(ticks);
+    store.epoch_deadline_trap();
+    let result = pre
+        .instantiate(&mut store)
+        .and_then(|command| command.wasi_cli_run().call_run(&mut store));
+    drop(store);
+    match result {
+        Ok(Ok(())) => Ok(0),
+        Ok(Err(())) => Ok(1),
+        Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Some(exit) => Ok(exit.0),
+            None => Err(wasmtime_error(e)),
+        },
+    }
+}
+
 /// What a program did.
 pub struct Output {
     /// Its exit status, or the trap that ended it.
@@ -68,6 +153,21 @@ pub struct Output {
 }
 
 impl Output {
+    /// The output of a program that ended with `status`, writing to
+    /// `stdout` and `stderr`.
+    pub fn new(
+        status: anyhow::Result<i32>,
+        stdout: &MemoryOutputPipe,
+        stderr: &MemoryOutputPipe,
+    ) -> Output {
+        let text = |pipe: &MemoryOutputPipe| String::from_utf8_lossy(&pipe.contents()).into_owned();
+        Output {
+            status,
+            stdout: text(stdout),
+            stderr: text(stderr),
+        }
+    }
+
     /// Panics, showing the program's output, unless it exited with `code`.
     #[track_caller]
     pub fn assert_exit(&self, code: i32) {
@@ -113,26 +213,14 @@ pub fn run_to(
     stdout: MemoryOutputPipe,
 ) -> Output {
     let stderr = MemoryOutputPipe::new(CAPACITY);
-    let mut argv = vec!["program"];
-    argv.extend_from_slice(args);
-    let wasi = WasiCtxBuilder::new()
-        .args(&argv)
-        .stdout(stdout.clone())
-        .stderr(stderr.clone())
-        .build();
     let state = AppState {
-        wasi,
+        wasi: wasi(args, &stdout, &stderr),
         table: ResourceTable::new(),
         nativesock: ctx.build(),
     };
     let rt = runtime();
     let status = run_command(&rt.engine, &rt.linker, component, state);
-    let text = |pipe: &MemoryOutputPipe| String::from_utf8_lossy(&pipe.contents()).into_owned();
-    Output {
-        status,
-        stdout: text(&stdout),
-        stderr: text(&stderr),
-    }
+    Output::new(status, &stdout, &stderr)
 }
 
 /// A program running in its own store on its own thread.
