@@ -173,6 +173,40 @@ pub fn leak_sockets() -> Vec<i64> {
     fds
 }
 
+/// `str(exc)` of the `OSError` for an fd that is not the store's.
+const EBADF: &str = "[Errno 9] Bad file descriptor";
+
+/// Probes each of `fds`, real fds of the host or of another store, and
+/// asserts that this store cannot reach them: wrapping one
+/// (`socket(fileno=fd)`, then `socket(family, type, proto, fd)` for each
+/// of `explicit`) and closing it raise `OSError` `EBADF`. Prints a line per
+/// fd.
+pub fn assert_unreachable(fds: &[i64], explicit: &[(i64, i64, i64)]) {
+    for &fd in fds {
+        assert_raises(
+            Socket::create(None, None, None, Some(fd)),
+            "OSError",
+            Some(9),
+            EBADF,
+        );
+        for &(family, kind, proto) in explicit {
+            assert_raises(
+                Socket::create(Some(family), Some(kind), Some(proto), Some(fd)),
+                "OSError",
+                Some(9),
+                EBADF,
+            );
+        }
+        assert_raises(
+            nativesock::socket::socket::close_fd(fd),
+            "OSError",
+            Some(9),
+            EBADF,
+        );
+        println!("socket(fileno={fd}) -> OSError 9, close({fd}) -> OSError 9");
+    }
+}
+
 /// The program's arguments after its name.
 pub fn args() -> Vec<String> {
     std::env::args().skip(1).collect()
