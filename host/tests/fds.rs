@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use common::*;
 
@@ -23,14 +23,19 @@ macro_rules! assert_test_exists {
 }
 foreach_fds_program!(assert_test_exists);
 
+/// The tests count the whole process's fds: one at a time.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Runs `path` twice, the first time to let the runtime open what it keeps
 /// (its thread pools' fds), and checks that the second run leaves the
 /// process with as many open fds as before it.
 fn assert_closes_everything(path: &str, check: fn(&Output)) {
-    static SERIAL: Mutex<()> = Mutex::new(());
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _serial = serial();
     let component = component(path);
     check(&run(&component, &[], &mut loopback()));
 
@@ -66,4 +71,58 @@ fn fds_closed_on_trap() {
             output.stderr
         );
     });
+}
+
+/// With the pooling allocator as `nativesock::run::pooling_config` sets it
+/// up, stores reuse warm slots (memories kept resident and reset page by
+/// page): every store still starts clean and still closes what it leaked.
+#[test]
+fn fds_closed_in_warm_pooling_slots() {
+    use nativesock::run::{AppState, linker, pooling_config, run_command, wasmtime_error};
+    use wasmtime::component::Component;
+    use wasmtime::{Config, Engine, InstanceAllocationStrategy};
+    use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+    let _serial = serial();
+    let mut config = Config::new();
+    // Two stores' worth of slots, so that the runs below reuse them.
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config(
+        2,
+        64 << 20,
+    )));
+    let engine = Engine::new(&config)
+        .map_err(wasmtime_error)
+        .expect("engine");
+    let linker = linker(&engine).expect("linker");
+    let app = std::fs::read(FDS_CLOSED_ON_DROP).expect("read the program");
+    let composed = nativesock::compose::compose_with_semantics(&app).expect("compose");
+    let component = Component::new(&engine, composed)
+        .map_err(wasmtime_error)
+        .expect("compile");
+    let run_once = || {
+        let (stdout, stderr) = (
+            MemoryOutputPipe::new(1 << 16),
+            MemoryOutputPipe::new(1 << 16),
+        );
+        let state = AppState::new(wasi(&[], &stdout, &stderr), loopback().build());
+        let output = Output::new(
+            run_command(&engine, &linker, &component, state),
+            &stdout,
+            &stderr,
+        );
+        output.assert_success();
+        output.line("leaked fds ")
+    };
+    let first = run_once();
+    let before = open_fds();
+    for _ in 0..20 {
+        // The same fds, so each store started from the program's initial
+        // state and the last one's sockets were closed.
+        assert_eq!(run_once(), first);
+    }
+    assert_eq!(
+        open_fds(),
+        before,
+        "open fds before and after 20 pooled stores"
+    );
 }
