@@ -19,6 +19,7 @@ mod bindings {
 
 pub mod addr;
 pub mod args;
+pub mod audit;
 pub mod call;
 pub mod consts;
 pub mod conv;

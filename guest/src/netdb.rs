@@ -12,6 +12,7 @@
 //!   binding's: the interface returns the ints.
 
 use crate::addr;
+use crate::audit::audit;
 use crate::bindings::exports::nativesock::socket::socket::{Address, Addrinfo, Hostent, Value};
 use crate::bindings::nativesock::socket::native::{self, AuditArg, AuditScalar, Sockaddr};
 use crate::consts;
@@ -22,10 +23,6 @@ use crate::error::{self, PyResult, os_error_msg, overflow_error, type_error};
 /// the lookups the component refuses itself (a name that is not UTF-8).
 const EAI_NONAME_TEXT: &str = "Name or service not known";
 const EAI_SERVICE_TEXT: &str = "Servname not supported for ai_socktype";
-
-fn audit(event: &str, args: &[AuditArg]) -> PyResult<()> {
-    native::audit(event, args).map_err(error::raised)
-}
 
 /// A C string from Python bytes: cut at the first NUL, as C reads it.
 fn c_str(b: &[u8]) -> &[u8] {
@@ -65,16 +62,15 @@ pub fn getaddrinfo(
         Value::None => None,
         _ => return Err(os_error_msg("Int or String expected")),
     };
-    audit(
-        "socket.getaddrinfo",
-        &[
+    audit("socket.getaddrinfo", || {
+        vec![
             AuditArg::Scalar(addr::audit_scalar(&host)),
             AuditArg::Scalar(addr::audit_scalar(&port)),
             AuditArg::Scalar(AuditScalar::Int(family.into())),
             AuditArg::Scalar(AuditScalar::Int(kind.into())),
             AuditArg::Scalar(AuditScalar::Int(proto.into())),
-        ],
-    )?;
+        ]
+    })?;
     let host =
         match &hptr {
             Some(b) => Some(std::str::from_utf8(c_str(b)).map_err(|_| {
@@ -140,10 +136,9 @@ fn setipaddr(name: &[u8], af: &str) -> PyResult<Sockaddr> {
 /// numeric address.
 pub fn gethostbyname(hostname: Value) -> PyResult<String> {
     let name = et_idna("gethostbyname", &hostname)?;
-    audit(
-        "socket.gethostbyname",
-        &[AuditArg::Scalar(addr::audit_scalar(&hostname))],
-    )?;
+    audit("socket.gethostbyname", || {
+        vec![AuditArg::Scalar(addr::audit_scalar(&hostname))]
+    })?;
     Ok(addr::ip_string(&setipaddr(&name, "AF_INET")?))
 }
 
@@ -159,10 +154,9 @@ fn hostent(h: native::Hostent) -> Hostent {
 /// (its errors win), then `gethostbyname_r`.
 pub fn gethostbyname_ex(hostname: Value) -> PyResult<Hostent> {
     let name = et_idna("gethostbyname_ex", &hostname)?;
-    audit(
-        "socket.gethostbyname",
-        &[AuditArg::Scalar(addr::audit_scalar(&hostname))],
-    )?;
+    audit("socket.gethostbyname", || {
+        vec![AuditArg::Scalar(addr::audit_scalar(&hostname))]
+    })?;
     setipaddr(&name, "AF_INET")?;
     let h = native::gethostbyname(utf8(&name)?).map_err(error::from_host)?;
     Ok(hostent(h))
@@ -172,10 +166,9 @@ pub fn gethostbyname_ex(hostname: Value) -> PyResult<Hostent> {
 /// `gethostbyaddr_r` on that address.
 pub fn gethostbyaddr(ip_address: Value) -> PyResult<Hostent> {
     let name = et_idna("gethostbyaddr", &ip_address)?;
-    audit(
-        "socket.gethostbyaddr",
-        &[AuditArg::Scalar(addr::audit_scalar(&ip_address))],
-    )?;
+    audit("socket.gethostbyaddr", || {
+        vec![AuditArg::Scalar(addr::audit_scalar(&ip_address))]
+    })?;
     let sa = setipaddr(&name, "AF_UNSPEC")?;
     let h = native::gethostbyaddr(&sa).map_err(error::from_host)?;
     Ok(hostent(h))
@@ -217,7 +210,7 @@ pub fn getnameinfo(sockaddr: Address, flags: i64) -> PyResult<(String, String)> 
     if flowinfo > 0xfffff {
         return Err(overflow_error("getnameinfo(): flowinfo must be 0-1048575."));
     }
-    audit("socket.getnameinfo", &[addr::audit_arg(&sockaddr)])?;
+    audit("socket.getnameinfo", || vec![addr::audit_arg(&sockaddr)])?;
     let list = native::getaddrinfo(
         Some(host),
         Some(&port.to_string()),
@@ -253,7 +246,7 @@ pub fn getnameinfo(sockaddr: Address, flags: i64) -> PyResult<(String, String)> 
 
 /// `socket.gethostname()`.
 pub fn gethostname() -> PyResult<String> {
-    audit("socket.gethostname", &[])?;
+    audit("socket.gethostname", || vec![])?;
     native::gethostname().map_err(error::os_error)
 }
 
@@ -279,13 +272,12 @@ pub fn getfqdn(name: String) -> PyResult<String> {
 
 /// `socket.getservbyname(servicename[, protocolname])`.
 pub fn getservbyname(name: String, proto: Option<String>) -> PyResult<i64> {
-    audit(
-        "socket.getservbyname",
-        &[
+    audit("socket.getservbyname", || {
+        vec![
             AuditArg::Scalar(AuditScalar::Str(name.clone())),
             AuditArg::Scalar(proto.clone().map_or(AuditScalar::None, AuditScalar::Str)),
-        ],
-    )?;
+        ]
+    })?;
     native::getservbyname(&name, proto.as_deref())
         .map(i64::from)
         .ok_or_else(|| os_error_msg("service/proto not found"))
@@ -297,13 +289,12 @@ pub fn getservbyport(port: i64, proto: Option<String>) -> PyResult<String> {
     let port = conv::arg_i(port)?;
     let port =
         u16::try_from(port).map_err(|_| overflow_error("getservbyport: port must be 0-65535."))?;
-    audit(
-        "socket.getservbyport",
-        &[
+    audit("socket.getservbyport", || {
+        vec![
             AuditArg::Scalar(AuditScalar::Int(port.into())),
             AuditArg::Scalar(proto.clone().map_or(AuditScalar::None, AuditScalar::Str)),
-        ],
-    )?;
+        ]
+    })?;
     native::getservbyport(port, proto.as_deref())
         .ok_or_else(|| os_error_msg("port/proto not found"))
 }

@@ -13,6 +13,7 @@ use std::cell::Cell;
 
 use crate::addr;
 use crate::args::{self, GetOpt, SetOpt};
+use crate::audit::audit;
 use crate::bindings::exports::nativesock::socket::socket::{
     Address, Ancillary, GuestSocket, Message, Received, Socket, SockoptValue, Value,
 };
@@ -148,16 +149,14 @@ impl PySocket {
                 socket_type: 0,
                 proto: 0,
             };
-            native::audit(
-                "socket.__new__",
-                &[
+            audit("socket.__new__", || {
+                vec![
                     AuditArg::Socket(fresh),
                     AuditArg::Scalar(AuditScalar::Int(family.into())),
                     AuditArg::Scalar(AuditScalar::Int(kind.into())),
                     AuditArg::Scalar(AuditScalar::Int(proto.into())),
-                ],
-            )
-            .map_err(error::raised)?;
+                ]
+            })?;
             match fileno {
                 Some(fileno) => {
                     let fd = args::fileno(fileno)?;
@@ -253,11 +252,9 @@ impl PySocket {
 
     /// `PySys_Audit(event, "OO", s, addro)`.
     fn audit_address(&self, event: &str, address: &Address) -> PyResult<()> {
-        native::audit(
-            event,
-            &[AuditArg::Socket(self.sock_ref()), addr::audit_arg(address)],
-        )
-        .map_err(error::raised)
+        audit(event, || {
+            vec![AuditArg::Socket(self.sock_ref()), addr::audit_arg(address)]
+        })
     }
 
     /// `getsockaddrlen()` (L1992): the families CPython 3.11 on Linux can
@@ -754,14 +751,12 @@ impl GuestSocket for PySocket {
                 Some(sa)
             }
             None => {
-                native::audit(
-                    "socket.sendmsg",
-                    &[
+                audit("socket.sendmsg", || {
+                    vec![
                         AuditArg::Socket(self.sock_ref()),
                         AuditArg::Scalar(AuditScalar::None),
-                    ],
-                )
-                .map_err(error::raised)?;
+                    ]
+                })?;
                 None
             }
         };

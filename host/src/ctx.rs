@@ -1141,6 +1141,11 @@ impl NativesockCtx {
         }
     }
 
+    /// Whether any audit hook is installed (fixed when the context is built).
+    pub(crate) fn audit_hooked(&self) -> bool {
+        !self.audit_hooks.is_empty()
+    }
+
     pub(crate) fn audit(&mut self, event: &AuditEvent) -> Result<(), Raised> {
         self.audit_hooks.iter().try_for_each(|hook| hook(event))
     }
@@ -1898,6 +1903,18 @@ mod tests {
         done.store(true, Ordering::SeqCst);
         kicker.join().unwrap();
         assert_eq!(res, Err(libc::EINTR));
+    }
+
+    /// The guest asks once whether to build audit events at all.
+    #[test]
+    fn audit_hooked_says_whether_a_hook_is_installed() {
+        assert!(!NativesockCtx::builder().build().audit_hooked());
+        assert!(
+            NativesockCtx::builder()
+                .audit_hook(|_| Ok(()))
+                .build()
+                .audit_hooked()
+        );
     }
 
     #[test]

@@ -370,6 +370,10 @@ impl wit::Host for NativesockCtxView<'_> {
         self.ctx.audit(&event).map_err(Into::into)
     }
 
+    fn audit_hooked(&mut self) -> bool {
+        self.ctx.audit_hooked()
+    }
+
     fn getaddrinfo(
         &mut self,
         host: Option<String>,
