@@ -407,8 +407,14 @@ fn connect(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -> R
         [Imp::Native, Imp::Nativesock, Imp::WasiSockets, Imp::CPython]
             .map(|imp| (imp, Vec::new()))
             .to_vec();
-    for _ in 0..sizes.repeats {
-        for (imp, samples) in &mut figures {
+    for repeat in 0..sizes.repeats {
+        // Each repeat starts with the next implementation: every connection
+        // leaves a socket in TIME_WAIT, and the kernel's search for a free
+        // ephemeral port slows down as they pile up, so a fixed order would
+        // favour whoever goes first.
+        let count = figures.len();
+        for k in 0..count {
+            let (imp, samples) = &mut figures[(k + repeat) % count];
             let ns = match imp {
                 Imp::Native => with_peer(Peer::Drop(n), |port| native::connect(port, n))?,
                 Imp::Nativesock | Imp::WasiSockets => {
@@ -480,8 +486,11 @@ fn throughput(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -
         ]
         .map(|imp| (imp, Vec::new()))
         .to_vec();
-        for _ in 0..sizes.repeats.min(3) {
-            for (imp, samples) in &mut figures {
+        for repeat in 0..sizes.repeats.min(3) {
+            // Rotated as in `connect`: no implementation always goes first.
+            let count = figures.len();
+            for k in 0..count {
+                let (imp, samples) = &mut figures[(k + repeat) % count];
                 let kind = || match mode {
                     "send" => Peer::Sink,
                     _ => Peer::Source(bytes, CHUNK),
