@@ -39,6 +39,22 @@ pub fn main(args: &[String]) -> Result<()> {
                 }
             }
         }
+        // For profiles: the connect loop alone, natively and in the
+        // component (`BENCH_PERFMAP=1` names its functions).
+        Some("native-connect") => {
+            writeln!(out, "{}", native::connect(num(1)? as u16, num(2)?)?)?;
+        }
+        Some("wasm-connect") => {
+            let engine = wasm::engine(None)?;
+            let pre = load(&engine, Path::new(&args[3]))?;
+            let pipe = MemoryOutputPipe::new(64);
+            let args: Vec<String> = ["guest", "connect", &args[1], &args[2]]
+                .map(String::from)
+                .to_vec();
+            let state = wasm::state(Net::Nativesock, &args, Some(&pipe))?;
+            drop(wasm::run_in_store(&engine, &pre, state)?);
+            writeln!(out, "{}", String::from_utf8_lossy(&pipe.contents()).trim())?;
+        }
         Some("native-hold") => {
             let before = native::rss();
             let (ns, streams) = native::hold(num(1)? as u16, num(2)?)?;

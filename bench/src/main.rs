@@ -132,6 +132,19 @@ fn median(samples: &[f64]) -> f64 {
     }
 }
 
+/// The ratio of `samples` to `native`: the median of the ratios of each
+/// repeat (every repeat measures every implementation back to back, so
+/// this cancels a shared machine's slow drifts), or the ratio of the
+/// medians when the counts differ.
+fn paired_ratio(samples: &[f64], native: &[f64]) -> f64 {
+    if samples.len() == native.len() {
+        let ratios: Vec<f64> = samples.iter().zip(native).map(|(s, n)| s / n).collect();
+        median(&ratios)
+    } else {
+        median(samples) / median(native)
+    }
+}
+
 #[derive(Default)]
 struct Table {
     rows: Vec<Row>,
@@ -156,13 +169,15 @@ impl Table {
         let native = figures
             .iter()
             .find(|(imp, _)| *imp == Imp::Native)
-            .map(|(_, s)| median(s));
+            .map(|(_, s)| s.as_slice());
         for (imp, samples) in figures {
             if samples.is_empty() {
                 continue;
             }
             let value = median(samples);
-            let ratio = native.filter(|_| *imp != Imp::Native).map(|n| value / n);
+            let ratio = native
+                .filter(|_| *imp != Imp::Native)
+                .map(|native| paired_ratio(samples, native));
             let target = match (&target, ratio, *imp == Imp::Nativesock) {
                 (Some(t), Some(r), true) => Some(match better {
                     Better::Lower => (format!("<= {:.1}x", t.ratio), r <= t.ratio),
@@ -401,13 +416,17 @@ fn percall(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -> R
 }
 
 fn connect(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -> Result<()> {
-    eprintln!("connect + close x {}", sizes.connects);
-    let n = sizes.connects;
+    // Many short samples rather than a few long ones: the ratio is the
+    // median of each sample's ratio to the native sample beside it, so the
+    // more pairs, the less a shared machine's drifts show.
+    let samples = sizes.repeats * 4;
+    let n = (sizes.connects / 4).max(1);
+    eprintln!("connect + close: {samples} samples of {n}");
     let mut figures: Vec<(Imp, Vec<f64>)> =
         [Imp::Native, Imp::Nativesock, Imp::WasiSockets, Imp::CPython]
             .map(|imp| (imp, Vec::new()))
             .to_vec();
-    for repeat in 0..sizes.repeats {
+    for repeat in 0..samples {
         // Each repeat starts with the next implementation: every connection
         // leaves a socket in TIME_WAIT, and the kernel's search for a free
         // ephemeral port slows down as they pile up, so a fixed order would
@@ -683,7 +702,7 @@ fn stores(
             &format!("nativesock, {name}"),
             t,
             "µs",
-            Some(t / native),
+            Some(paired_ratio(time, &native_t)),
             Some(100.0),
         );
         table.absolute(
