@@ -246,7 +246,7 @@ pub fn getnameinfo(sockaddr: Address, flags: i64) -> PyResult<(String, String)> 
 
 /// `socket.gethostname()`.
 pub fn gethostname() -> PyResult<String> {
-    audit("socket.gethostname", || vec![])?;
+    audit("socket.gethostname", Vec::new)?;
     native::gethostname().map_err(error::os_error)
 }
 
