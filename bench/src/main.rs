@@ -422,10 +422,15 @@ fn connect(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -> R
     let samples = sizes.repeats * 4;
     let n = (sizes.connects / 4).max(1);
     eprintln!("connect + close: {samples} samples of {n}");
-    let mut figures: Vec<(Imp, Vec<f64>)> =
-        [Imp::Native, Imp::Nativesock, Imp::WasiSockets, Imp::CPython]
-            .map(|imp| (imp, Vec::new()))
-            .to_vec();
+    let mut figures: Vec<(Imp, Vec<f64>)> = [
+        Imp::Native,
+        Imp::Nativesock,
+        Imp::NativeInterface,
+        Imp::WasiSockets,
+        Imp::CPython,
+    ]
+    .map(|imp| (imp, Vec::new()))
+    .to_vec();
     for repeat in 0..samples {
         // Each repeat starts with the next implementation: every connection
         // leaves a socket in TIME_WAIT, and the kernel's search for a free
@@ -436,27 +441,36 @@ fn connect(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -> R
             let (imp, samples) = &mut figures[(k + repeat) % count];
             let ns = match imp {
                 Imp::Native => with_peer(Peer::Drop(n), |port| native::connect(port, n))?,
-                Imp::Nativesock | Imp::WasiSockets => {
+                Imp::Nativesock | Imp::WasiSockets | Imp::NativeInterface => {
                     let (pre, net) = guest(guests, *imp);
+                    let mode = match imp {
+                        Imp::NativeInterface => "raw-connect",
+                        _ => "connect",
+                    };
                     with_peer(Peer::Drop(n), |port| {
                         wasm::run_timed(
                             &guests.engine,
                             pre,
                             net,
-                            &["connect", &port.to_string(), &n.to_string()],
+                            &[mode, &port.to_string(), &n.to_string()],
                         )
                     })?
                 }
                 Imp::CPython if python => with_peer(Peer::Drop(n), |port| {
                     run_python(&["connect", &port.to_string(), &n.to_string()])
                 })?,
-                Imp::CPython | Imp::NativeInterface => continue,
+                Imp::CPython => continue,
             };
             samples.push(ns as f64 / n as f64 / 1e3);
         }
     }
-    let wasi = median(&figures[2].1);
-    let ours = median(&figures[1].1);
+    let median_of = |which: Imp| {
+        figures
+            .iter()
+            .find(|(imp, _)| *imp == which)
+            .map_or(f64::NAN, |(_, samples)| median(samples))
+    };
+    let (wasi, ours) = (median_of(Imp::WasiSockets), median_of(Imp::Nativesock));
     table.measure(
         "connect + close, per connection",
         "µs",

@@ -11,7 +11,8 @@
 //! hold PORT N [quiet]    N connected sockets left open for the host to count: prints ns
 //! trivial                socket(), close(): for start-up times
 //! noop, consts           nothing; or only the host's constants: for profiles
-//! raw-send, raw-recv     `send`/`recv` on the host's `native` interface directly
+//! raw-connect, raw-send, raw-recv
+//!                        `connect`/`send`/`recv` on the host's `native` interface directly
 //! ```
 
 use std::hint::black_box;
@@ -41,6 +42,21 @@ mod raw {
 
     fn c(name: &str) -> i32 {
         native::constant(name).expect("a host constant") as i32
+    }
+
+    /// `raw-connect`: N x (socket, connect, close) on the host's layer,
+    /// constants looked up once.
+    pub fn connect_loop(port: u64, n: u64) {
+        let (family, kind) = (c("AF_INET"), c("SOCK_STREAM"));
+        let address = Sockaddr::Inet(InetAddress {
+            addr: (127, 0, 0, 1),
+            port: port as u16,
+        });
+        for _ in 0..n {
+            let fd = native::socket(family, kind, 0).expect("socket");
+            native::connect(fd, &address).expect("connect");
+            native::close(fd).expect("close");
+        }
     }
 
     pub fn connect(port: u64) -> i32 {
@@ -143,6 +159,10 @@ fn main() {
                 got += data.len() as u64;
             }
             assert_eq!(got, total, "the peer closed early");
+            println!("{}", start.elapsed().as_nanos());
+        }
+        "raw-connect" => {
+            raw::connect_loop(num(2), num(3));
             println!("{}", start.elapsed().as_nanos());
         }
         "raw-send" => {
