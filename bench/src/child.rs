@@ -13,7 +13,7 @@ use wasmtime::component::Component;
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-use crate::native;
+use crate::native::{self, Peer};
 use crate::wasm::{self, Net};
 
 /// Runs child mode `args[0]`; prints its figures on stdout.
@@ -40,19 +40,28 @@ pub fn main(args: &[String]) -> Result<()> {
             }
         }
         // For profiles: the connect loop alone, natively and in the
-        // component (`BENCH_PERFMAP=1` names its functions).
+        // component (`BENCH_PERFMAP=1` names its functions), against this
+        // process's own accepting peer (the bench's).
         Some("native-connect") => {
-            writeln!(out, "{}", native::connect(num(1)? as u16, num(2)?)?)?;
+            let n = num(1)?;
+            let (port, peer) = native::peer(Peer::Drop(n))?;
+            writeln!(out, "{}", native::connect(port, n)?)?;
+            peer.join()
+                .map_err(|_| anyhow::anyhow!("the peer panicked"))?;
         }
         Some("wasm-connect") => {
+            let n = num(1)?;
             let engine = wasm::engine(None)?;
-            let pre = load(&engine, Path::new(&args[3]))?;
+            let pre = load(&engine, Path::new(&args[2]))?;
+            let (port, peer) = native::peer(Peer::Drop(n))?;
             let pipe = MemoryOutputPipe::new(64);
-            let args: Vec<String> = ["guest", "connect", &args[1], &args[2]]
+            let args: Vec<String> = ["guest", "connect", &port.to_string(), &n.to_string()]
                 .map(String::from)
                 .to_vec();
             let state = wasm::state(Net::Nativesock, &args, Some(&pipe))?;
             drop(wasm::run_in_store(&engine, &pre, state)?);
+            peer.join()
+                .map_err(|_| anyhow::anyhow!("the peer panicked"))?;
             writeln!(out, "{}", String::from_utf8_lossy(&pipe.contents()).trim())?;
         }
         Some("native-hold") => {
