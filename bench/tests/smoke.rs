@@ -28,6 +28,8 @@ fn quick_run_prints_the_table() {
         "through `sendall`",
         "open connections in one store",
         "set-up per store with a connected socket",
+        "pooling allocator, warm slots",
+        "(host `native` interface alone)",
     ] {
         assert!(stdout.contains(measure), "no `{measure}` in:\n{stdout}");
     }
