@@ -415,14 +415,10 @@ fn percall(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -> R
     Ok(())
 }
 
-fn connect(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -> Result<()> {
-    // Many short samples rather than a few long ones: the ratio is the
-    // median of each sample's ratio to the native sample beside it, so the
-    // more pairs, the less a shared machine's drifts show.
-    let samples = sizes.repeats * 4;
-    let n = (sizes.connects / 4).max(1);
-    eprintln!("connect + close: {samples} samples of {n}");
-    let mut figures: Vec<(Imp, Vec<f64>)> = [
+/// An empty list of samples for each implementation that connect and
+/// throughput compare.
+fn empty_figures() -> Vec<(Imp, Vec<f64>)> {
+    [
         Imp::Native,
         Imp::Nativesock,
         Imp::NativeInterface,
@@ -430,15 +426,28 @@ fn connect(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -> R
         Imp::CPython,
     ]
     .map(|imp| (imp, Vec::new()))
-    .to_vec();
+    .to_vec()
+}
+
+/// The order of `count` implementations in repeat `repeat`: each repeat
+/// starts with the next one. Every connection leaves a socket in TIME_WAIT,
+/// and the kernel's search for a free ephemeral port slows down as they
+/// pile up, so a fixed order would favour whoever goes first.
+fn rotation(count: usize, repeat: usize) -> impl Iterator<Item = usize> {
+    (0..count).map(move |k| (k + repeat) % count)
+}
+
+fn connect(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -> Result<()> {
+    // Many short samples rather than a few long ones: the ratio is the
+    // median of each sample's ratio to the native sample beside it, so the
+    // more pairs, the less a shared machine's drifts show.
+    let samples = sizes.repeats * 4;
+    let n = (sizes.connects / 4).max(1);
+    eprintln!("connect + close: {samples} samples of {n}");
+    let mut figures = empty_figures();
     for repeat in 0..samples {
-        // Each repeat starts with the next implementation: every connection
-        // leaves a socket in TIME_WAIT, and the kernel's search for a free
-        // ephemeral port slows down as they pile up, so a fixed order would
-        // favour whoever goes first.
-        let count = figures.len();
-        for k in 0..count {
-            let (imp, samples) = &mut figures[(k + repeat) % count];
+        for i in rotation(figures.len(), repeat) {
+            let (imp, samples) = &mut figures[i];
             let ns = match imp {
                 Imp::Native => with_peer(Peer::Drop(n), |port| native::connect(port, n))?,
                 Imp::Nativesock | Imp::WasiSockets | Imp::NativeInterface => {
@@ -510,20 +519,10 @@ fn throughput(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -
         CHUNK >> 10
     );
     for (mode, what) in [("send", "sendall"), ("recv", "recv")] {
-        let mut figures: Vec<(Imp, Vec<f64>)> = [
-            Imp::Native,
-            Imp::Nativesock,
-            Imp::NativeInterface,
-            Imp::WasiSockets,
-            Imp::CPython,
-        ]
-        .map(|imp| (imp, Vec::new()))
-        .to_vec();
+        let mut figures = empty_figures();
         for repeat in 0..sizes.repeats.min(3) {
-            // Rotated as in `connect`: no implementation always goes first.
-            let count = figures.len();
-            for k in 0..count {
-                let (imp, samples) = &mut figures[(k + repeat) % count];
+            for i in rotation(figures.len(), repeat) {
+                let (imp, samples) = &mut figures[i];
                 let kind = || match mode {
                     "send" => Peer::Sink,
                     _ => Peer::Source(bytes, CHUNK),
