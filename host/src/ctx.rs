@@ -1483,22 +1483,7 @@ mod tests {
 
     #[test]
     fn dropping_the_ctx_leaves_no_fd_open() {
-        let exe = std::env::current_exe().unwrap();
-        let out = std::process::Command::new(exe)
-            .args([
-                "--exact",
-                "ctx::tests::fd_count_child",
-                "--ignored",
-                "--test-threads=1",
-            ])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::test_support::run_alone("ctx::tests::fd_count_child", Duration::from_secs(60));
     }
 
     #[test]

@@ -976,36 +976,10 @@ fn native_call_sequences_child() {
 #[test]
 fn native_call_sequences() {
     let secs: u64 = env("NATIVESOCK_FUZZ_SECS").unwrap_or(0);
-    let exe = std::env::current_exe().unwrap();
-    let child = std::process::Command::new(exe)
-        .args([
-            "--exact",
-            "fuzz::native_call_sequences_child",
-            "--ignored",
-            "--test-threads=1",
-            "--nocapture",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let (send, done) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = send.send(child.wait_with_output());
-    });
     // Bounded: the run's time plus a generous margin for the cases.
-    let Ok(out) = done.recv_timeout(Duration::from_secs(secs + 600)) else {
-        // SAFETY: plain `kill` of the child this test started.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-        panic!("the fuzz run did not end in time");
-    };
-    let out = out.unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = crate::test_support::run_alone(
+        "fuzz::native_call_sequences_child",
+        Duration::from_secs(secs + 600),
     );
+    println!("{stdout}");
 }

@@ -119,6 +119,8 @@ mod policy;
 mod signals;
 mod sys;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod trust_tests;
 
 pub use cancel::{CancelHandle, cancelled_error, wake_signal};
