@@ -13,7 +13,7 @@ use std::thread::sleep;
 use std::time::Duration;
 
 use common::*;
-use nativesock::{AuditArg, AuditEvent, AuditScalar, Call, Raised, SocketRef};
+use nativesock::{AuditArg, AuditEvent, AuditScalar, Call, Fault, Raised, SocketRef};
 
 include!(concat!(env!("OUT_DIR"), "/test_programs.rs"));
 
@@ -151,16 +151,7 @@ fn inject(
     errno: i32,
     fail: fn(usize) -> bool,
 ) -> Arc<AtomicUsize> {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let count = calls.clone();
-    ctx.fault_injector(move |c| {
-        if c != call {
-            return None;
-        }
-        let n = count.fetch_add(1, Ordering::SeqCst);
-        fail(n).then_some(errno)
-    });
-    calls
+    script(ctx, call, move |n| fail(n).then_some(Fault::Errno(errno)))
 }
 
 #[test]

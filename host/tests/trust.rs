@@ -7,7 +7,7 @@
 mod common;
 
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,7 +16,6 @@ use common::*;
 use nativesock::run::{AppState, wasmtime_error};
 use nativesock::{
     AuditArg, AuditEvent, AuditScalar, Call, DENIED_EVENT, Fault, LIMIT_EVENT, NativesockCtx,
-    NativesockCtxBuilder,
 };
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
@@ -169,24 +168,6 @@ fn trust_spin() {
     );
     assert!(start.elapsed() < DEADLINE);
     let _ = fd;
-}
-
-/// A fault injector that answers `call` from `faults`, one per call, and
-/// counts the calls.
-fn script(
-    b: &mut NativesockCtxBuilder,
-    call: Call,
-    faults: impl Fn(usize) -> Option<Fault> + Send + Sync + 'static,
-) -> Arc<AtomicUsize> {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let count = calls.clone();
-    b.inject_faults(move |c| {
-        if c != call {
-            return None;
-        }
-        faults(count.fetch_add(1, Ordering::SeqCst))
-    });
-    calls
 }
 
 #[test]

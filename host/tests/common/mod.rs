@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use nativesock::compose::compose_with_semantics;
 use nativesock::run::{AppState, engine, linker, run_command, wasmtime_error};
-use nativesock::{AuditEvent, NativesockCtx, NativesockCtxBuilder};
+use nativesock::{AuditEvent, Call, Fault, NativesockCtx, NativesockCtxBuilder};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
@@ -72,6 +72,24 @@ pub fn audit_recorder(builder: &mut NativesockCtxBuilder) -> Arc<Mutex<Vec<Audit
         Ok(())
     });
     events
+}
+
+/// A fault injector that answers `call` from `faults`, one per call, and
+/// counts the calls.
+pub fn script(
+    b: &mut NativesockCtxBuilder,
+    call: Call,
+    faults: impl Fn(usize) -> Option<Fault> + Send + Sync + 'static,
+) -> Arc<AtomicUsize> {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let count = calls.clone();
+    b.inject_faults(move |c| {
+        if c != call {
+            return None;
+        }
+        faults(count.fetch_add(1, Ordering::SeqCst))
+    });
+    calls
 }
 
 /// A host socket listening on `127.0.0.1`, on a port the kernel picked,
