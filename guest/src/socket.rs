@@ -18,7 +18,7 @@ use crate::bindings::exports::nativesock::socket::socket::{
     Address, Ancillary, GuestSocket, Message, Received, Socket, SockoptValue, Value,
 };
 use crate::bindings::nativesock::socket::native::{
-    self, AuditArg, AuditScalar, Cmsg, Sockaddr, SocketRef,
+    self, AuditArg, AuditScalar, CmsgHeader, Sockaddr, SocketRef,
 };
 use crate::call::{self, Failure};
 use crate::consts;
@@ -69,6 +69,12 @@ fn python_address(sa: &Sockaddr) -> PyResult<Address> {
 
 /// Closes an fd the component created and could not hand out. (CPython
 /// leaks it in the same situations; see `accept` and `dup`.)
+/// A length inside the guest's memory, as the host's `u32`.
+fn wasm_len(n: usize) -> u32 {
+    // wasm32: every length of guest memory fits.
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
 fn discard_fd(fd: i32) {
     let _ = native::close(fd);
 }
@@ -760,18 +766,22 @@ impl GuestSocket for PySocket {
                 None
             }
         };
-        let cmsgs = ancdata
-            .into_iter()
+        let headers = ancdata
+            .iter()
             .map(|a| {
-                Ok(Cmsg {
+                Ok(CmsgHeader {
                     level: conv::arg_i(a.level)?,
                     kind: conv::arg_i(a.kind)?,
-                    data: a.data,
+                    length: wasm_len(a.data.len()),
                 })
             })
             .collect::<PyResult<Vec<_>>>()?;
+        // The host takes flat lists (see `native.wit`).
+        let lengths: Vec<u32> = buffers.iter().map(|b| wasm_len(b.len())).collect();
+        let data = buffers.concat();
+        let control: Vec<u8> = ancdata.into_iter().flat_map(|a| a.data).collect();
         let n = self.sock_call(true, |fd| {
-            native::sendmsg(fd, &buffers, &cmsgs, flags, sa.as_ref())
+            native::sendmsg(fd, &data, &lengths, &headers, &control, flags, sa.as_ref())
         })?;
         Ok(n.into())
     }

@@ -16,7 +16,10 @@ use wasmtime::component::Component;
 use wasmtime_wasi::{FsPerms, WasiCtx};
 
 use crate::run::{AppState, wasmtime_error};
-use crate::{AddressRule, NativesockCtx, NativesockCtxBuilder, Raised, signals};
+use crate::{
+    AddressRule, AuditArg, AuditEvent, AuditScalar, NativesockCtx, NativesockCtxBuilder, Raised,
+    signals,
+};
 
 /// Native sockets with CPython's semantics for WebAssembly components.
 ///
@@ -119,6 +122,17 @@ pub struct RunOptions {
     #[arg(long, value_name = "PATH|-")]
     pub audit_log: Option<PathBuf>,
 
+    /// The most bytes the audit log takes from one run (default 64 MiB):
+    /// past it one last `nativesock.limit` line `["audit-log-bytes", N]`
+    /// is written, and no more.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_AUDIT_LOG_BYTES)]
+    pub audit_log_max_bytes: u64,
+
+    /// Allow `setsockopt` of an option beyond the default list (see
+    /// SECURITY.md), as numbers: `LEVEL:NAME`, `1:36` for `SO_MARK`.
+    #[arg(long, value_name = "LEVEL:NAME", value_parser = parse_sockopt)]
+    pub allow_sockopt: Vec<(i32, i32)>,
+
     /// Cap on the bytes one `recv` on a stream socket returns (default 1 MiB);
     /// a datagram is sized from the datagram, never cut by the cap.
     #[arg(long, value_name = "BYTES")]
@@ -178,6 +192,17 @@ fn parse_socket_option(s: &str) -> Result<SocketOption, String> {
             "unknown socket option `{key}`: expected `inherit-network` or `allow-ip-name-lookup`"
         )),
     }
+}
+
+fn parse_sockopt(s: &str) -> Result<(i32, i32), String> {
+    let number = |part: &str| {
+        part.parse::<i32>()
+            .map_err(|_| format!("`{part}` is not a number (expected `LEVEL:NAME`, as `1:36`)"))
+    };
+    let (level, name) = s
+        .split_once(':')
+        .ok_or_else(|| format!("`{s}` is not `LEVEL:NAME` (as `1:36`)"))?;
+    Ok((number(level)?, number(name)?))
 }
 
 fn parse_env(s: &str) -> Result<(String, Option<String>), String> {
@@ -246,6 +271,9 @@ impl RunOptions {
         }
         if self.allow_name_lookup {
             builder.allow_name_lookup(true);
+        }
+        for &(level, name) in &self.allow_sockopt {
+            builder.allow_sockopt(level, name);
         }
         if let Some(n) = self.max_recv_bytes {
             builder.max_recv_bytes(n);
@@ -319,10 +347,14 @@ pub fn nativesock_builder(
                 .with_context(|| format!("failed to open audit log `{}`", path.display()))?;
             Box::new(file)
         };
-        let out = Arc::new(Mutex::new(out));
+        let log = Arc::new(Mutex::new(AuditLog {
+            out,
+            room: options.audit_log_max_bytes,
+            max: options.audit_log_max_bytes,
+        }));
         builder.audit_hook(move |event| {
-            let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
-            if let Err(e) = writeln!(out, "{}", event.to_json()).and_then(|()| out.flush()) {
+            let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = log.write(event) {
                 tracing::warn!("failed to write the audit log: {e}");
             }
             Ok(())
@@ -336,6 +368,46 @@ pub fn nativesock_builder(
         }
     });
     Ok(builder)
+}
+
+/// The default of `--audit-log-max-bytes`: 64 MiB.
+pub const DEFAULT_AUDIT_LOG_BYTES: u64 = 64 << 20;
+
+/// The audit log of a run: JSON lines, at most `room` more bytes.
+struct AuditLog {
+    out: Box<dyn Write + Send>,
+    room: u64,
+    max: u64,
+}
+
+impl AuditLog {
+    /// Writes `event` as a line if it fits; the first that does not is
+    /// replaced by a last `nativesock.limit` line, and the log stops, so
+    /// that no guest can fill the disk through it.
+    fn write(&mut self, event: &AuditEvent) -> std::io::Result<()> {
+        if self.room == 0 {
+            return Ok(());
+        }
+        let line = format!("{}\n", event.to_json());
+        let len = u64::try_from(line.len()).unwrap_or(u64::MAX);
+        if len < self.room {
+            self.room -= len;
+            self.out.write_all(line.as_bytes())?;
+        } else {
+            self.room = 0;
+            let full = AuditEvent {
+                name: crate::LIMIT_EVENT.to_owned(),
+                args: vec![
+                    AuditArg::Scalar(AuditScalar::Str("audit-log-bytes".into())),
+                    AuditArg::Scalar(AuditScalar::Int(
+                        i64::try_from(self.max).unwrap_or(i64::MAX),
+                    )),
+                ],
+            };
+            writeln!(self.out, "{}", full.to_json())?;
+        }
+        self.out.flush()
+    }
 }
 
 /// The CLI: parses the command line, runs it, and returns the process's
@@ -708,6 +780,53 @@ mod tests {
                 .starts_with("failed to open audit log `/nonexistent-nativesock-dir/log`: "),
             "{err:#}"
         );
+    }
+
+    #[test]
+    fn the_audit_log_stops_at_its_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("audit.jsonl");
+        let event = crate::AuditEvent {
+            name: "socket.connect".into(),
+            args: vec![crate::AuditArg::Scalar(crate::AuditScalar::Str(
+                "x".repeat(100),
+            ))],
+        };
+        let line = event.to_json().len() as u64 + 1;
+        let budget = (3 * line + 10).to_string();
+        let (options, _) = run_options(&[
+            "run",
+            "--audit-log",
+            log.to_str().unwrap(),
+            "--audit-log-max-bytes",
+            &budget,
+        ]);
+        let mut ctx = nativesock_builder(&options, false).unwrap().build();
+        for _ in 0..1000 {
+            assert_eq!(ctx.audit(&event), Ok(()));
+        }
+        let text = std::fs::read_to_string(&log).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[..3].iter().all(|l| *l == event.to_json()));
+        assert_eq!(
+            lines[3],
+            format!(r#"{{"event":"nativesock.limit","args":["audit-log-bytes",{budget}]}}"#)
+        );
+    }
+
+    #[test]
+    fn allow_sockopt_takes_level_and_name() {
+        let (options, _) = run_options(&["run", "--allow-sockopt", "1:36"]);
+        assert_eq!(options.allow_sockopt, vec![(1, 36)]);
+        let ctx = nativesock_builder(&options, false).unwrap().build();
+        assert_eq!(ctx.policy().may_set_option(1, 36, false), Ok(()));
+        for bad in ["1", "x:36", "1:y", "1:36:2"] {
+            let err = Cli::try_parse_from(["nativesock", "run", "--allow-sockopt", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("LEVEL:NAME"), "{bad}: {err}");
+        }
     }
 
     #[test]

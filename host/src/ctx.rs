@@ -2,7 +2,8 @@
 //! native operations checked against them. Plain Rust: the bindings in
 //! `native.rs` are thin adapters over the methods here.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -14,6 +15,7 @@ use crate::hooks::{
     AuditArg, AuditEvent, AuditHook, AuditScalar, Call, Fault, FaultInjector, Raised, SignalCheck,
 };
 use crate::policy::{AddressRule, Op, Policy};
+use crate::route::{self, SendControl};
 use crate::sys::{self, AddrInfo, Errno, GaiError, SockAddr};
 
 /// The default per-call cap on `recv`/`recvfrom` (1 MiB).
@@ -22,9 +24,20 @@ pub const DEFAULT_MAX_RECV_BYTES: u32 = 1 << 20;
 /// The default per-call cap on `send`/`sendto` (1 MiB).
 pub const DEFAULT_MAX_SEND_BYTES: u32 = 1 << 20;
 
-/// The default cap on the fds one store owns at once (1024, the usual soft
-/// `RLIMIT_NOFILE` of a process).
+/// The default cap on the fds one store owns at once: 1024, or less when the
+/// process's soft `RLIMIT_NOFILE` leaves less than that above
+/// [`HOST_FD_RESERVE`] (see [`NativesockCtxBuilder::new`]).
 pub const DEFAULT_MAX_OPEN_SOCKETS: u32 = 1024;
+
+/// How many fd numbers below the process's soft `RLIMIT_NOFILE` no store
+/// may take: the host's own files, pipes and logs need them. The kernel
+/// hands out the lowest free number, so a new fd at or above
+/// `limit - HOST_FD_RESERVE` means the process is that close to `EMFILE`:
+/// the store gets `EMFILE` instead, and the host keeps working.
+pub const HOST_FD_RESERVE: u32 = 64;
+
+/// The prefix of the host's own audit events, which no guest may raise.
+pub const HOST_EVENT_PREFIX: &str = "nativesock.";
 
 /// The audit event the host raises when its policy refuses a call:
 /// `nativesock.denied(operation, ...)`; see [`NativesockCtxBuilder::audit_hook`].
@@ -38,13 +51,20 @@ pub const LIMIT_EVENT: &str = "nativesock.limit";
 /// peer's pidfd in the process.
 const SO_PEERPIDFD: i32 = 77;
 
+/// `SO_PASSPIDFD` (Linux 6.5): like `SO_PASSCRED`, with a pidfd.
+const SO_PASSPIDFD: i32 = 76;
+
 /// `SCM_PIDFD` (Linux 6.5): a control message carrying a pidfd the kernel
 /// installed in the process.
 const SCM_PIDFD: i32 = 4;
 
+/// The most buffers one `sendmsg` takes: Linux's `UIO_MAXIOV`, past which
+/// the kernel refuses the call with `EMSGSIZE`.
+pub(crate) const MAX_IOV: usize = 1024;
+
 /// The most bytes a `getsockopt` buffer gets, whatever the guest asks for
 /// (CPython itself refuses more than 1024).
-const MAX_SOCKOPT_LEN: usize = 64 << 10;
+pub(crate) const MAX_SOCKOPT_LEN: usize = 64 << 10;
 
 /// Per-store nativesock state: the socket fds the store owns, its access
 /// policy and the embedder's hooks.
@@ -54,6 +74,13 @@ const MAX_SOCKOPT_LEN: usize = 64 << 10;
 /// context owns; dropping the context closes every one of them.
 pub struct NativesockCtx {
     fds: HashMap<RawFd, OwnedFd>,
+    /// Owned fds on which the guest turned on `SO_PASSCRED` or
+    /// `SO_PASSPIDFD`: an unnamed unix socket with either autobinds to an
+    /// abstract name when it connects or sends.
+    passcred: HashSet<RawFd>,
+    /// Copies of the fds the store sent with `SCM_RIGHTS` that it has not
+    /// received back.
+    parked: Parked,
     policy: Policy,
     audit_hooks: Vec<AuditHook>,
     signal_check: Option<SignalCheck>,
@@ -90,28 +117,101 @@ impl fmt::Debug for NativesockCtx {
 
 impl Drop for NativesockCtx {
     fn drop(&mut self) {
+        // Every socket the store holds, and every one in flight in the
+        // queues of the unix sockets it holds (fds it sent to itself, or
+        // that were sent to it): a socket in flight lives as long as the
+        // message carrying it, so without this a guest could leave
+        // sockets (listeners too) alive after the store, even after the
+        // host process, until the kernel's unix garbage collector ran.
+        let mut all: Vec<OwnedFd> = self.fds.drain().map(|(_, fd)| fd).collect();
+        all.extend(self.parked.drain());
+        let mut i = 0;
+        while let Some(fd) = all.get(i) {
+            let inflight = sys::drain_rights(fd.as_fd());
+            all.extend(inflight);
+            i += 1;
+        }
         // Closing a socket whose `SO_LINGER` is on with a time blocks until
         // the data is sent or the time is up, and the guest chose the time:
         // the store's last closes must not hang the host, so such sockets
         // close as by default (the kernel still sends what is queued).
-        for fd in self.fds.values() {
-            if let Ok(raw) = sys::getsockopt(
-                fd.as_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                std::mem::size_of::<libc::linger>(),
-            ) && raw.len() == std::mem::size_of::<libc::linger>()
-            {
-                let onoff = i32::from_ne_bytes(raw[..4].try_into().unwrap_or_default());
-                let secs = i32::from_ne_bytes(raw[4..8].try_into().unwrap_or_default());
-                if onoff != 0 && secs != 0 {
-                    let off = [0u8; std::mem::size_of::<libc::linger>()];
-                    let _ = sys::setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_LINGER, &off);
-                }
+        for fd in &all {
+            sys::linger_off(fd.as_fd());
+        }
+        // The `OwnedFd`s close as `all` drops.
+    }
+}
+
+/// Copies of the fds a store sent with `SCM_RIGHTS` and has not received
+/// back, by socket identity (`st_dev`, `st_ino`), with how many sends of
+/// each are still in flight. They keep `NativesockCtx::drop` able to reach
+/// every socket in flight (to drain its queue and turn its linger off),
+/// and they count against the store's open-socket cap, so parking sockets
+/// in messages cannot get round it.
+#[derive(Default)]
+struct Parked {
+    copies: HashMap<(u64, u64), (OwnedFd, usize)>,
+}
+
+impl Parked {
+    fn len(&self) -> usize {
+        self.copies.len()
+    }
+
+    /// The fds among `passed` (owned by the store, in `fds`) that have no
+    /// copy yet, one per socket, with their identity.
+    fn to_park(&self, passed: &[RawFd], fds: &HashMap<RawFd, OwnedFd>) -> Vec<((u64, u64), RawFd)> {
+        let mut new: Vec<((u64, u64), RawFd)> = Vec::new();
+        for &n in passed {
+            let Some(key) = fds.get(&n).and_then(|fd| identity(fd.as_fd())) else {
+                continue;
+            };
+            if !self.copies.contains_key(&key) && !new.iter().any(|(k, _)| *k == key) {
+                new.push((key, n));
             }
         }
-        // The `OwnedFd`s close as the map drops.
+        new
     }
+
+    fn park(&mut self, key: (u64, u64), copy: OwnedFd) {
+        self.copies.entry(key).or_insert((copy, 0));
+    }
+
+    /// Counts one more send in flight for each of `passed` that has a copy.
+    fn count(&mut self, passed: &[RawFd]) {
+        for &n in passed {
+            // SAFETY: `n` is one of the store's fds (checked by `sendmsg`),
+            // open for the duration of this borrow.
+            let fd = unsafe { BorrowedFd::borrow_raw(n) };
+            if let Some(key) = identity(fd)
+                && let Some((_, sends)) = self.copies.get_mut(&key)
+            {
+                *sends += 1;
+            }
+        }
+    }
+
+    /// One send of `fd`'s socket arrived back: the last one drops the copy.
+    fn received(&mut self, fd: BorrowedFd<'_>) {
+        if let Some(key) = identity(fd)
+            && let Some((_, sends)) = self.copies.get_mut(&key)
+        {
+            *sends = sends.saturating_sub(1);
+            if *sends == 0 {
+                self.copies.remove(&key);
+            }
+        }
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = OwnedFd> + '_ {
+        self.copies.drain().map(|(_, (fd, _))| fd)
+    }
+}
+
+/// A socket's identity: its `st_dev` and `st_ino`.
+fn identity(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
+    let stat = rustix::fs::fstat(fd).ok()?;
+    Some((stat.st_dev, stat.st_ino))
 }
 
 /// Builds a [`NativesockCtx`].
@@ -172,7 +272,10 @@ impl NativesockCtxBuilder {
     ///   per call, and `send`/`sendto` take at most [`DEFAULT_MAX_SEND_BYTES`]
     ///   (1 MiB) per call.
     /// * The store owns at most [`DEFAULT_MAX_OPEN_SOCKETS`] (1024) fds at
-    ///   once; past that, calls that make one fail with `EMFILE`.
+    ///   once, or the process's soft `RLIMIT_NOFILE` less
+    ///   [`HOST_FD_RESERVE`] if that is smaller; past that, calls that make
+    ///   one fail with `EMFILE`. Whatever the cap, no store takes one of
+    ///   the last [`HOST_FD_RESERVE`] numbers below the limit.
     /// * No cap on the time one call blocks (a blocking socket blocks as it
     ///   would natively); no cancellation until a [`cancel_handle`] is taken.
     ///
@@ -186,7 +289,7 @@ impl NativesockCtxBuilder {
             granted: Vec::new(),
             max_recv_bytes: DEFAULT_MAX_RECV_BYTES,
             max_send_bytes: DEFAULT_MAX_SEND_BYTES,
-            max_open_sockets: DEFAULT_MAX_OPEN_SOCKETS,
+            max_open_sockets: default_max_open_sockets(),
             max_blocking_time: None,
             calls: Arc::default(),
             built: false,
@@ -263,6 +366,21 @@ impl NativesockCtxBuilder {
     /// CLI's `--allow-name-lookup`.
     pub fn allow_name_lookup(&mut self, allow: bool) -> &mut Self {
         self.policy.name_lookup = allow;
+        self
+    }
+
+    /// Allows `setsockopt` of option `name` at `level` beyond the list in
+    /// `SECURITY.md` (the options CPython programs use that cannot reach past
+    /// the address policy). Without it such an option is `EACCES` and
+    /// [`DENIED_EVENT`]; [`inherit_network`] allows them all. Options the
+    /// host can never make safe (they would have the kernel read or keep
+    /// the host's memory, or name a host fd: `SO_ZEROCOPY`,
+    /// `SO_ATTACH_FILTER`...) stay refused either way. The CLI's
+    /// `--allow-sockopt LEVEL:NAME`.
+    ///
+    /// [`inherit_network`]: NativesockCtxBuilder::inherit_network
+    pub fn allow_sockopt(&mut self, level: i32, name: i32) -> &mut Self {
+        self.policy.sockopts.insert((level, name));
         self
     }
 
@@ -407,6 +525,8 @@ impl NativesockCtxBuilder {
         self.built = true;
         let mut ctx = NativesockCtx {
             fds: HashMap::new(),
+            passcred: HashSet::new(),
+            parked: Parked::default(),
             policy: std::mem::take(&mut self.policy),
             audit_hooks: std::mem::take(&mut self.audit_hooks),
             signal_check: self.signal_check.take(),
@@ -494,9 +614,20 @@ impl NativesockCtx {
         fds
     }
 
+    /// The copies of the fds the store has in flight (tests only).
+    #[cfg(test)]
+    pub(crate) fn parked_fds(&self) -> Vec<RawFd> {
+        self.parked
+            .copies
+            .values()
+            .map(|(fd, _)| fd.as_raw_fd())
+            .collect()
+    }
+
     /// Takes fd `fd` back from the store (the guest can no longer name it);
     /// `None` if the store does not own it.
     pub fn take_fd(&mut self, fd: RawFd) -> Option<OwnedFd> {
+        self.passcred.remove(&fd);
         self.fds.remove(&fd)
     }
 
@@ -621,9 +752,24 @@ impl NativesockCtx {
             .map_err(|_| self.denied(operation, vec![int_arg(fd.into()), address_arg(address)]))
     }
 
-    /// `EMFILE` unless the store may own `n` more fds.
+    /// `fd`, unless its number is within [`HOST_FD_RESERVE`] of the
+    /// process's fd limit: then it is closed and the call fails with
+    /// `EMFILE` (and [`LIMIT_EVENT`] `("host-fds", room)`), so the host's
+    /// own next file or pipe still opens.
+    fn admit(&self, fd: OwnedFd) -> Result<OwnedFd, Errno> {
+        let room = sys::nofile_limit().saturating_sub(u64::from(HOST_FD_RESERVE));
+        if u64::try_from(fd.as_raw_fd()).unwrap_or(u64::MAX) < room {
+            return Ok(fd);
+        }
+        drop(fd);
+        Err(self.limited("host-fds", room, libc::EMFILE))
+    }
+
+    /// `EMFILE` unless the store may own `n` more fds (those it sent and
+    /// nobody has received yet count too).
     fn check_room(&self, n: usize) -> Result<(), Errno> {
-        if self.fds.len().saturating_add(n) > self.max_open_sockets {
+        let held = self.fds.len() + self.parked.len();
+        if held.saturating_add(n) > self.max_open_sockets {
             let cap = u64::try_from(self.max_open_sockets).unwrap_or(u64::MAX);
             return Err(self.limited("open-sockets", cap, libc::EMFILE));
         }
@@ -659,14 +805,17 @@ impl NativesockCtx {
     ) -> Result<RawFd, Errno> {
         self.check_room(1)?;
         self.fault(Call::Socket)?;
-        // The kernel judges the arguments first, so a family or type it does
-        // not know gets its own errno (EAFNOSUPPORT, EINVAL) as it would
-        // natively; only a socket the kernel would make but the policy
-        // forbids is EACCES, and that fd is closed at once (dropped here).
-        let fd = sys::socket(family, socket_type, proto)?;
+        // The policy first: a denied kind never reaches the kernel (whose
+        // socket code for netlink, packet or SCTP, or a module autoload, is
+        // itself reachable surface). Arguments no kernel accepts keep the
+        // kernel's errno.
         self.policy
             .check_socket(family, socket_type, proto)
-            .map_err(|_| self.denied("socket", socket_args(family, socket_type, proto)))?;
+            .map_err(|e| match e {
+                libc::EACCES => self.denied("socket", socket_args(family, socket_type, proto)),
+                e => e,
+            })?;
+        let fd = self.admit(sys::socket(family, socket_type, proto)?)?;
         Ok(self.insert(fd))
     }
 
@@ -678,16 +827,20 @@ impl NativesockCtx {
     ) -> Result<(RawFd, RawFd), Errno> {
         self.check_room(2)?;
         self.fault(Call::Socketpair)?;
-        // As for `socket`: the kernel's errno for arguments it rejects, then the policy.
-        let (a, b) = sys::socketpair(family, socket_type, proto)?;
+        // As for `socket`: the policy before the kernel.
         self.policy
             .check_socket(family, socket_type, proto)
-            .map_err(|_| self.denied("socketpair", socket_args(family, socket_type, proto)))?;
+            .map_err(|e| match e {
+                libc::EACCES => self.denied("socketpair", socket_args(family, socket_type, proto)),
+                e => e,
+            })?;
+        let (a, b) = sys::socketpair(family, socket_type, proto)?;
+        let (a, b) = (self.admit(a)?, self.admit(b)?);
         Ok((self.insert(a), self.insert(b)))
     }
 
     pub(crate) fn close(&mut self, fd: RawFd) -> Result<(), Errno> {
-        let owned = self.fds.remove(&fd).ok_or(libc::EBADF)?;
+        let owned = self.take_fd(fd).ok_or(libc::EBADF)?;
         // The fd leaves the store whatever happens; an injected fault still closes it.
         self.fault(Call::Close)?;
         // Even a cancelled store closes: only the wait (`SO_LINGER`) is cut short.
@@ -697,16 +850,88 @@ impl NativesockCtx {
     pub(crate) fn connect(&mut self, fd: RawFd, address: &SockAddr) -> Result<(), Errno> {
         let n = fd;
         let fd = self.fd(n)?;
-        self.check_address(Op::Connect, "connect", n, address)?;
+        let address = self.destination(fd, address, SendControl::default());
+        self.check_address(Op::Connect, "connect", n, &address)?;
+        self.check_autobind("connect", n, fd)?;
         self.fault(Call::Connect)?;
-        self.reached(Op::Connect, address);
-        self.blocking(false, || sys::connect(fd, address))
+        self.reached(Op::Connect, &address);
+        self.blocking(false, || sys::connect(fd, &address))
+    }
+
+    /// `address`, or for an unspecified host the explicit address the
+    /// kernel would pick (see `route.rs`), so that the policy checks and
+    /// the kernel uses one and the same address.
+    fn destination<'a>(
+        &self,
+        fd: BorrowedFd<'_>,
+        address: &'a SockAddr,
+        control: SendControl,
+    ) -> Cow<'a, SockAddr> {
+        let unspecified = match address {
+            SockAddr::Inet(a) => a.ip().is_unspecified(),
+            SockAddr::Inet6(a) => a.ip().to_canonical().is_unspecified(),
+            _ => false,
+        };
+        if !unspecified || self.policy.inherit_network {
+            return Cow::Borrowed(address);
+        }
+        let local = sys::getsockname(fd).ok();
+        match route::explicit_destination(address, local.as_ref(), control) {
+            Some(explicit) => Cow::Owned(explicit),
+            None => Cow::Borrowed(address),
+        }
+    }
+
+    /// `EACCES` when `fd` is an unnamed unix socket with `SO_PASSCRED` or
+    /// `SO_PASSPIDFD` on and the store may not use abstract names: the
+    /// kernel would autobind it to one as it connects or sends (and a
+    /// socket with a name can be reached, or listen).
+    fn check_autobind(&self, operation: &str, n: RawFd, fd: BorrowedFd<'_>) -> Result<(), Errno> {
+        if self.policy.abstract_unix || !self.passcred.contains(&n) {
+            return Ok(());
+        }
+        match sys::getsockname(fd) {
+            Ok(SockAddr::Unix(name)) if name.is_empty() => {
+                let address = SockAddr::Unix(name);
+                Err(self.denied(operation, vec![int_arg(n.into()), address_arg(&address)]))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks a bind of `fd` to `address` (`operation`: `bind`, or the
+    /// implicit bind of `listen`). An IPv6 socket bound to `::` without
+    /// `IPV6_V6ONLY` also receives IPv4: that needs the IPv4 grant for
+    /// `0.0.0.0` on the same port too.
+    fn check_bind(
+        &self,
+        operation: &str,
+        n: RawFd,
+        fd: BorrowedFd<'_>,
+        address: &SockAddr,
+    ) -> Result<(), Errno> {
+        self.check_address(Op::Bind, operation, n, address)?;
+        if let SockAddr::Inet6(a) = address
+            && a.ip().is_unspecified()
+            && !self.policy.inherit_network
+            && !matches!(
+                sys::getsockopt(fd, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 4).as_deref(),
+                Ok([1, 0, 0, 0])
+            )
+        {
+            let v4 = SockAddr::Inet(std::net::SocketAddrV4::new(
+                std::net::Ipv4Addr::UNSPECIFIED,
+                a.port(),
+            ));
+            self.check_address(Op::Bind, operation, n, &v4)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn bind(&mut self, fd: RawFd, address: &SockAddr) -> Result<(), Errno> {
         let n = fd;
         let fd = self.fd(n)?;
-        self.check_address(Op::Bind, "bind", n, address)?;
+        self.check_bind("bind", n, fd, address)?;
         self.fault(Call::Bind)?;
         self.reached(Op::Bind, address);
         sys::bind(fd, address)
@@ -733,14 +958,17 @@ impl NativesockCtx {
             // `listen` on a socket that was never bound binds it implicitly:
             // the wildcard address with an ephemeral port, or an autobound
             // abstract unix name.
+            // And a socket that already has an abstract name (autobound
+            // by a `connect` that failed, say) may listen only with the
+            // grant for abstract names.
             match sys::getsockname(fd) {
                 Ok(local @ (SockAddr::Inet(_) | SockAddr::Inet6(_)))
                     if local_port(&local) == Some(0) =>
                 {
-                    self.check_address(Op::Bind, "listen", n, &local)?;
+                    self.check_bind("listen", n, fd, &local)?;
                     self.reached(Op::Bind, &local);
                 }
-                Ok(SockAddr::Unix(name)) if name.is_empty() => {
+                Ok(SockAddr::Unix(name)) if name.first().is_none_or(|&b| b == 0) => {
                     let local = SockAddr::Unix(name);
                     self.check_address(Op::Bind, "listen", n, &local)?;
                     self.reached(Op::Bind, &local);
@@ -759,6 +987,7 @@ impl NativesockCtx {
             self.fault(Call::Accept)?;
             self.blocking(false, || sys::accept(fd, flags))?
         };
+        let new = self.admit(new)?;
         Ok((self.insert(new), peer))
     }
 
@@ -781,25 +1010,32 @@ impl NativesockCtx {
         name: i32,
         length: u32,
     ) -> Result<Vec<u8>, Errno> {
-        let raw = {
-            let fd = self.fd(fd)?;
-            self.fault(Call::Getsockopt)?;
-            let length = usize::try_from(length)
-                .unwrap_or(usize::MAX)
-                .min(MAX_SOCKOPT_LEN);
-            sys::getsockopt(fd, level, name, length)?
-        };
-        if level == libc::SOL_SOCKET && name == SO_PEERPIDFD && raw.len() >= 4 {
-            // The kernel just installed a pidfd in this process: the store
-            // owns it, like an accepted socket (the fuzz target found it
-            // left open, unowned, by every such call).
-            let n = i32::from_ne_bytes(raw[..4].try_into().unwrap_or_default());
-            if n >= 0 {
-                let pidfd = sys::adopt_fd(n);
-                self.check_room(1)?;
-                self.insert(pidfd);
-            }
+        let n = fd;
+        let fd = self.fd(n)?;
+        if !self.policy.may_get_option(level, name) {
+            return Err(self.denied("getsockopt", sockopt_args(n, level, name)));
         }
+        self.fault(Call::Getsockopt)?;
+        let length = usize::try_from(length)
+            .unwrap_or(usize::MAX)
+            .min(MAX_SOCKOPT_LEN);
+        if level != libc::SOL_SOCKET || name != SO_PEERPIDFD {
+            return sys::getsockopt(fd, level, name, length);
+        }
+        // The kernel installs a pidfd in this process whatever the length
+        // (and writes only `length` bytes of its number): ask with room for
+        // the whole number, so the store owns the pidfd like an accepted
+        // socket, and give the guest the bytes it asked for.
+        self.check_room(1)?;
+        let mut raw = sys::getsockopt(fd, level, name, 4)?;
+        if let Ok(bytes) = <[u8; 4]>::try_from(raw.as_slice())
+            && let pidfd = i32::from_ne_bytes(bytes)
+            && pidfd >= 0
+        {
+            let pidfd = self.admit(sys::adopt_fd(pidfd))?;
+            self.insert(pidfd);
+        }
+        raw.truncate(length);
         Ok(raw)
     }
 
@@ -810,9 +1046,18 @@ impl NativesockCtx {
         name: i32,
         value: &[u8],
     ) -> Result<(), Errno> {
-        let fd = self.fd(fd)?;
+        let n = fd;
+        let fd = self.fd(n)?;
+        self.check_set_option(n, fd, level, name)?;
         self.fault(Call::Setsockopt)?;
-        sys::setsockopt(fd, level, name, value)
+        sys::setsockopt(fd, level, name, value)?;
+        if level == libc::SOL_SOCKET
+            && matches!(name, libc::SO_PASSCRED | SO_PASSPIDFD)
+            && value.iter().any(|&b| b != 0)
+        {
+            self.passcred.insert(n);
+        }
+        Ok(())
     }
 
     pub(crate) fn setsockopt_null(
@@ -822,9 +1067,52 @@ impl NativesockCtx {
         name: i32,
         length: u32,
     ) -> Result<(), Errno> {
-        let fd = self.fd(fd)?;
+        let n = fd;
+        let fd = self.fd(n)?;
+        self.check_set_option(n, fd, level, name)?;
         self.fault(Call::Setsockopt)?;
         sys::setsockopt_null(fd, level, name, length)
+    }
+
+    /// `EACCES` (and the denial event) unless the guest may set the option.
+    fn check_set_option(
+        &self,
+        n: RawFd,
+        fd: BorrowedFd<'_>,
+        level: i32,
+        name: i32,
+    ) -> Result<(), Errno> {
+        // Whether the socket is a unix one matters only for a refusal.
+        let unix = || matches!(sys::getsockname(fd), Ok(SockAddr::Unix(_)));
+        match self.policy.may_set_option(level, name, false) {
+            Ok(()) => Ok(()),
+            Err(libc::EACCES) => Err(self.denied("setsockopt", sockopt_args(n, level, name))),
+            Err(_) => Err(self
+                .policy
+                .may_set_option(level, name, unix())
+                .err()
+                .unwrap_or(libc::ENOPROTOOPT)),
+        }
+    }
+
+    /// `EACCES` (and the denial event for `operation`) unless the guest
+    /// may send with `flags`.
+    fn check_send_flags(&self, operation: &str, fd: RawFd, flags: i32) -> Result<(), Errno> {
+        if self.policy.may_send(flags) {
+            Ok(())
+        } else {
+            Err(self.denied(operation, vec![int_arg(fd.into()), int_arg(flags.into())]))
+        }
+    }
+
+    /// `EACCES` (and the denial event for `operation`) unless the guest
+    /// may receive with `flags`.
+    fn check_recv_flags(&self, operation: &str, fd: RawFd, flags: i32) -> Result<(), Errno> {
+        if self.policy.may_recv(flags) {
+            Ok(())
+        } else {
+            Err(self.denied(operation, vec![int_arg(fd.into()), int_arg(flags.into())]))
+        }
     }
 
     /// The part of `data` one send call hands the kernel: all of it, or
@@ -850,7 +1138,10 @@ impl NativesockCtx {
     }
 
     pub(crate) fn send(&mut self, fd: RawFd, data: &[u8], flags: i32) -> Result<usize, Errno> {
-        let fd = self.fd(fd)?;
+        let n = fd;
+        let fd = self.fd(n)?;
+        self.check_send_flags("send", n, flags)?;
+        self.check_autobind("send", n, fd)?;
         let injected = self.fault(Call::Send)?;
         let data = self.send_part(fd, data, injected)?;
         self.blocking(false, || sys::send(fd, data, flags))
@@ -875,11 +1166,14 @@ impl NativesockCtx {
                 _ => Op::Sendto,
             }
         };
-        self.check_address(op, "sendto", n, address)?;
+        self.check_send_flags("sendto", n, flags)?;
+        let address = self.destination(fd, address, SendControl::default());
+        self.check_address(op, "sendto", n, &address)?;
+        self.check_autobind("sendto", n, fd)?;
         let injected = self.fault(Call::Sendto)?;
         let data = self.send_part(fd, data, injected)?;
-        self.reached(op, address);
-        self.blocking(false, || sys::sendto(fd, data, flags, address))
+        self.reached(op, &address);
+        self.blocking(false, || sys::sendto(fd, data, flags, &address))
     }
 
     /// The buffer one receive call gets: the guest's length, never more
@@ -900,7 +1194,9 @@ impl NativesockCtx {
     }
 
     pub(crate) fn recv(&mut self, fd: RawFd, length: u32, flags: i32) -> Result<Vec<u8>, Errno> {
-        let fd = self.fd(fd)?;
+        let n = fd;
+        let fd = self.fd(n)?;
+        self.check_recv_flags("recv", n, flags)?;
         let injected = self.fault(Call::Recv)?;
         // Both system calls can wait: the length's peek and the receive.
         self.blocking(false, || {
@@ -915,7 +1211,9 @@ impl NativesockCtx {
         length: u32,
         flags: i32,
     ) -> Result<(Vec<u8>, SockAddr), Errno> {
-        let fd = self.fd(fd)?;
+        let n = fd;
+        let fd = self.fd(n)?;
+        self.check_recv_flags("recvfrom", n, flags)?;
         let injected = self.fault(Call::Recvfrom)?;
         self.blocking(false, || {
             let length = self.recv_len(fd, length, flags)?.min(injected);
@@ -929,7 +1227,7 @@ impl NativesockCtx {
     pub(crate) fn sendmsg(
         &mut self,
         fd: RawFd,
-        buffers: &[Vec<u8>],
+        buffers: &[&[u8]],
         ancillary: &[sys::Cmsg],
         flags: i32,
         address: Option<&SockAddr>,
@@ -940,15 +1238,36 @@ impl NativesockCtx {
             Some(libc::SOCK_STREAM) => Op::Connect,
             _ => Op::Sendto,
         };
-        if let Some(address) = address {
+        self.check_send_flags("sendmsg", n, flags)?;
+        let (control, pass) =
+            route::send_control(ancillary, self.policy.inherit_network).map_err(|refused| {
+                match refused {
+                    route::Refused::Policy(level, kind) => self.denied(
+                        "sendmsg",
+                        vec![
+                            int_arg(n.into()),
+                            int_arg(level.into()),
+                            int_arg(kind.into()),
+                        ],
+                    ),
+                    route::Refused::Kernel(errno) => errno,
+                }
+            })?;
+        let address = address.map(|a| self.destination(fd, a, control));
+        if let Some(address) = &address {
             self.check_address(op, "sendmsg", n, address)?;
         }
+        self.check_autobind("sendmsg", n, fd)?;
+        let mut passed = Vec::new();
         for item in ancillary {
             if item.level == libc::SOL_SOCKET
                 && item.kind == libc::SCM_RIGHTS
                 && sys::scm_rights_fds(&item.data).any(|n| !self.fds.contains_key(&n))
             {
                 return Err(libc::EBADF);
+            }
+            if item.level == libc::SOL_SOCKET && item.kind == libc::SCM_RIGHTS {
+                passed.extend(sys::scm_rights_fds(&item.data));
             }
             // A privileged host could vouch for any pid, uid and gid: the
             // guest may only pass the process's own (as an unprivileged
@@ -962,9 +1281,12 @@ impl NativesockCtx {
             }
         }
         let injected = self.fault(Call::Sendto)?;
+        if buffers.len() > MAX_IOV {
+            return Err(libc::EMSGSIZE);
+        }
         let total = buffers
             .iter()
-            .map(Vec::len)
+            .map(|b| b.len())
             .fold(0usize, usize::saturating_add);
         if total > self.max_send_bytes.min(injected) {
             // Trimming scattered buffers would change a datagram's bytes:
@@ -972,12 +1294,30 @@ impl NativesockCtx {
             let cap = u64::try_from(self.max_send_bytes).unwrap_or(u64::MAX);
             return Err(self.limited("send-bytes", cap, libc::EMSGSIZE));
         }
-        if let Some(address) = address {
+        // Each fd sent is in flight until someone receives it: the store
+        // keeps a copy of each (see `Parked`), which counts against its cap.
+        let parking = self.parked.to_park(&passed, &self.fds);
+        self.check_room(parking.len())?;
+        if let Some(address) = &address {
             self.reached(op, address);
         }
-        self.blocking(false, || {
-            sys::sendmsg(fd, buffers, ancillary, flags, address)
-        })
+        let sent = self.blocking(false, || {
+            sys::sendmsg(fd, buffers, &pass, flags, address.as_deref())
+        })?;
+        for (key, n) in parking {
+            let copy = self
+                .fd(n)
+                .and_then(|fd| sys::dup(fd))
+                .and_then(|c| self.admit(c));
+            match copy {
+                Ok(copy) => self.parked.park(key, copy),
+                // Without a copy the fd is not tracked in flight; it still
+                // cannot outlive the store's peers' queues.
+                Err(errno) => tracing::debug!(errno, "failed to keep a copy of an fd in flight"),
+            }
+        }
+        self.parked.count(&passed);
+        Ok(sent)
     }
 
     /// `recvmsg`, with `recv`'s length rules and the control buffer capped
@@ -992,7 +1332,9 @@ impl NativesockCtx {
         flags: i32,
     ) -> Result<sys::Message, Errno> {
         let mut msg = {
-            let fd = self.fd(fd)?;
+            let n = fd;
+            let fd = self.fd(n)?;
+            self.check_recv_flags("recvmsg", n, flags)?;
             self.fault(Call::Recvfrom)?;
             let ancillary_length = usize::try_from(ancillary_length)
                 .unwrap_or(usize::MAX)
@@ -1007,7 +1349,7 @@ impl NativesockCtx {
             msg.flags &= !(libc::MSG_CMSG_CLOEXEC & !flags);
             msg
         };
-        let mut over = false;
+        let (mut over, mut reserved) = (false, false);
         for item in &msg.ancillary {
             // `SCM_RIGHTS` fds, and the pidfd of `SCM_PIDFD` (`SO_PASSPIDFD`):
             // both are installed in this process by the kernel.
@@ -1016,13 +1358,17 @@ impl NativesockCtx {
             {
                 for n in sys::scm_rights_fds(&item.data) {
                     let fd = sys::adopt_fd(n);
-                    // Past the store's cap a received fd is closed at once,
-                    // as the kernel drops the ones that do not fit.
-                    if self.fds.len() >= self.max_open_sockets {
+                    self.parked.received(fd.as_fd());
+                    // Past the store's cap (or into the host's reserve) a
+                    // received fd is closed at once, as the kernel drops
+                    // the ones that do not fit.
+                    if self.fds.len() + self.parked.len() >= self.max_open_sockets {
                         over = true;
                         drop(fd);
-                    } else {
+                    } else if let Ok(fd) = self.admit(fd) {
                         self.insert(fd);
+                    } else {
+                        reserved = true;
                     }
                 }
             }
@@ -1030,6 +1376,8 @@ impl NativesockCtx {
         if over {
             let cap = u64::try_from(self.max_open_sockets).unwrap_or(u64::MAX);
             self.limited("open-sockets", cap, libc::EMFILE);
+        }
+        if over || reserved {
             msg.flags |= libc::MSG_CTRUNC;
         }
         Ok(msg)
@@ -1082,7 +1430,12 @@ impl NativesockCtx {
             self.fault(Call::Dup)?;
             sys::dup(fd)?
         };
-        Ok(self.insert(new))
+        let new = self.admit(new)?;
+        let new = self.insert(new);
+        if self.passcred.contains(&fd) {
+            self.passcred.insert(new);
+        }
+        Ok(new)
     }
 
     pub(crate) fn get_cloexec(&mut self, fd: RawFd) -> Result<bool, Errno> {
@@ -1146,7 +1499,17 @@ impl NativesockCtx {
         !self.audit_hooks.is_empty()
     }
 
+    /// A guest's audit event, for the hooks. Names under `nativesock.` are
+    /// the host's own ([`DENIED_EVENT`], [`LIMIT_EVENT`]): a guest raising
+    /// one gets `ValueError` and no hook sees it, so no log line that looks
+    /// like the host's can come from a guest.
     pub(crate) fn audit(&mut self, event: &AuditEvent) -> Result<(), Raised> {
+        if event.name.starts_with(HOST_EVENT_PREFIX) {
+            return Err(Raised::new(
+                "ValueError",
+                format!("audit event names starting with {HOST_EVENT_PREFIX:?} are the host's"),
+            ));
+        }
         self.audit_hooks.iter().try_for_each(|hook| hook(event))
     }
 
@@ -1197,6 +1560,14 @@ impl NativesockCtx {
     }
 }
 
+/// [`DEFAULT_MAX_OPEN_SOCKETS`], or less under a low `RLIMIT_NOFILE`.
+fn default_max_open_sockets() -> u32 {
+    let room = sys::nofile_limit().saturating_sub(u64::from(HOST_FD_RESERVE));
+    u32::try_from(room)
+        .unwrap_or(u32::MAX)
+        .clamp(1, DEFAULT_MAX_OPEN_SOCKETS)
+}
+
 /// Whether `SCM_CREDENTIALS` data is this process's own `struct ucred`.
 fn own_credentials(data: &[u8]) -> bool {
     let field = |i: usize| -> Option<u32> {
@@ -1212,6 +1583,15 @@ fn own_credentials(data: &[u8]) -> bool {
 /// An int audit argument.
 fn int_arg(i: i64) -> AuditArg {
     AuditArg::Scalar(AuditScalar::Int(i))
+}
+
+/// `(fd, level, name)` as audit arguments.
+fn sockopt_args(fd: RawFd, level: i32, name: i32) -> Vec<AuditArg> {
+    vec![
+        int_arg(fd.into()),
+        int_arg(level.into()),
+        int_arg(name.into()),
+    ]
 }
 
 /// `(family, type, proto)` as audit arguments.
@@ -1579,11 +1959,11 @@ mod tests {
         let me = ctx.getsockname(u).unwrap();
         // Its own port is not granted: no datagram leaves.
         assert_eq!(
-            ctx.sendmsg(u, &[b"x".to_vec()], &[], 0, Some(&me)),
+            ctx.sendmsg(u, &[b"x".as_slice()], &[], 0, Some(&me)),
             Err(libc::EACCES)
         );
         assert_eq!(
-            ctx.sendmsg(u, &[b"x".to_vec()], &[], 0, None),
+            ctx.sendmsg(u, &[b"x".as_slice()], &[], 0, None),
             Err(libc::EDESTADDRREQ)
         );
 
@@ -1595,12 +1975,12 @@ mod tests {
         };
         let stdout = std::io::stdout().as_raw_fd();
         assert_eq!(
-            ctx.sendmsg(a, &[b"x".to_vec()], &[rights(stdout)], 0, None),
+            ctx.sendmsg(a, &[b"x".as_slice()], &[rights(stdout)], 0, None),
             Err(libc::EBADF),
             "the host's own fds cannot be passed"
         );
         assert_eq!(
-            ctx.sendmsg(a, &[b"fd".to_vec()], &[rights(u)], 0, None),
+            ctx.sendmsg(a, &[b"fd".as_slice()], &[rights(u)], 0, None),
             Ok(2)
         );
         let msg = ctx.recvmsg(b, 10, 64, 0).unwrap();
@@ -1973,8 +2353,13 @@ mod tests {
             .getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, u32::MAX)
             .unwrap();
         assert!(!v.is_empty() && v.len() <= MAX_SOCKOPT_LEN);
+        // An option no kernel has: the kernel's answer, without asking it.
         assert_eq!(
             ctx.setsockopt(fd, libc::SOL_SOCKET, 12345, &[0; 4]),
+            Err(libc::ENOPROTOOPT)
+        );
+        assert_eq!(
+            ctx.getsockopt(fd, libc::SOL_SOCKET, 12345, 4),
             Err(libc::ENOPROTOOPT)
         );
         assert_eq!(

@@ -784,6 +784,7 @@ fn call(world: &World, ctx: &mut NativesockCtx, c: &NativeCall) -> bool {
             }
             let address = a.as_ref().map(|a| world.addr(a));
             let fd = world.fd(ctx, fd);
+            let buffers: Vec<&[u8]> = buffers.iter().map(Vec::as_slice).collect();
             ok(ctx.sendmsg(fd, &buffers, &ancillary, *fl, address.as_ref()))
         }
         C::Recvmsg(fd, n, anc, fl) => ok(ctx.recvmsg(world.fd(ctx, fd), *n, *anc, *fl)),
@@ -851,9 +852,11 @@ fn run_case_inner(
                 f.fd
             );
         }
-        // The process holds exactly the baseline plus the table.
+        // The process holds exactly the baseline plus the table (and the
+        // copies of the fds the store has in flight).
         let mut expected = baseline.clone();
         expected.extend(ctx.owned_fds());
+        expected.extend(ctx.parked_fds());
         let open = open_fds();
         prop_assert_eq!(
             &open,

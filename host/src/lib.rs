@@ -114,9 +114,13 @@ mod ctx;
 #[cfg(test)]
 mod fuzz;
 mod hooks;
+#[cfg(test)]
+mod hostile_tests;
 mod native;
 mod policy;
+mod route;
 mod signals;
+mod sockopt;
 mod sys;
 #[cfg(test)]
 mod test_support;
@@ -126,7 +130,8 @@ mod trust_tests;
 pub use cancel::{CancelHandle, cancelled_error, wake_signal};
 pub use ctx::{
     DEFAULT_MAX_OPEN_SOCKETS, DEFAULT_MAX_RECV_BYTES, DEFAULT_MAX_SEND_BYTES, DENIED_EVENT,
-    LIMIT_EVENT, NativesockCtx, NativesockCtxBuilder, NativesockCtxView, NativesockView,
+    HOST_EVENT_PREFIX, HOST_FD_RESERVE, LIMIT_EVENT, NativesockCtx, NativesockCtxBuilder,
+    NativesockCtxView, NativesockView,
 };
 pub use hooks::{AuditArg, AuditEvent, AuditScalar, Call, Fault, Raised, SocketRef};
 pub use native::add_to_linker;

@@ -116,16 +116,6 @@ impl From<AddrInfo> for wit::Addrinfo {
     }
 }
 
-impl From<wit::Cmsg> for sys::Cmsg {
-    fn from(c: wit::Cmsg) -> sys::Cmsg {
-        sys::Cmsg {
-            level: c.level,
-            kind: c.kind,
-            data: c.data,
-        }
-    }
-}
-
 impl From<sys::HostEnt> for wit::Hostent {
     fn from(h: sys::HostEnt) -> wit::Hostent {
         wit::Hostent {
@@ -173,6 +163,24 @@ impl From<wit::AuditArg> for AuditArg {
                 proto: s.proto,
             }),
         }
+    }
+}
+
+/// `data` cut into consecutive parts of `lengths`; `EINVAL` unless they
+/// add up to all of it.
+fn split(data: &[u8], lengths: impl Iterator<Item = usize>) -> Result<Vec<&[u8]>, wit::Errno> {
+    let mut rest = data;
+    let parts = lengths
+        .map(|n| {
+            let (part, tail) = rest.split_at_checked(n).ok_or(libc::EINVAL)?;
+            rest = tail;
+            Ok(part)
+        })
+        .collect::<Result<Vec<_>, wit::Errno>>()?;
+    if rest.is_empty() {
+        Ok(parts)
+    } else {
+        Err(libc::EINVAL)
     }
 }
 
@@ -291,12 +299,39 @@ impl wit::Host for NativesockCtxView<'_> {
     fn sendmsg(
         &mut self,
         fd: wit::Fd,
-        buffers: Vec<Vec<u8>>,
-        ancillary: Vec<wit::Cmsg>,
+        data: Vec<u8>,
+        lengths: Vec<u32>,
+        ancillary: Vec<wit::CmsgHeader>,
+        ancillary_data: Vec<u8>,
         flags: i32,
         address: Option<wit::Sockaddr>,
     ) -> Result<u32, wit::Errno> {
-        let ancillary: Vec<sys::Cmsg> = ancillary.into_iter().map(Into::into).collect();
+        // The kernel looks the fd up before it reads the message.
+        if !self.ctx.owns_fd(fd) {
+            return Err(libc::EBADF);
+        }
+        if lengths.len() > crate::ctx::MAX_IOV {
+            return Err(libc::EMSGSIZE);
+        }
+        let buffers = split(&data, lengths.iter().map(|&n| n as usize))?;
+        // Each item takes at least a header (`CMSG_SPACE`) of control buffer.
+        let space = ancillary.iter().try_fold(0usize, |total, h| {
+            let space = (h.length as usize).saturating_add(16);
+            Some(total.saturating_add(space)).filter(|&t| t <= crate::ctx::MAX_SOCKOPT_LEN)
+        });
+        if space.is_none() {
+            return Err(libc::ENOBUFS);
+        }
+        let items = split(&ancillary_data, ancillary.iter().map(|h| h.length as usize))?;
+        let ancillary: Vec<sys::Cmsg> = ancillary
+            .iter()
+            .zip(items)
+            .map(|(h, data)| sys::Cmsg {
+                level: h.level,
+                kind: h.kind,
+                data: data.to_vec(),
+            })
+            .collect();
         let address = address.map(SockAddr::from);
         count(
             self.ctx
@@ -531,6 +566,72 @@ mod tests {
                 proto: 6
             })
         );
+    }
+
+    #[test]
+    fn sendmsg_takes_flat_lists_with_the_kernels_limits() {
+        use wit::Host as _;
+        let mut ctx = crate::NativesockCtx::builder().build();
+        let mut view = NativesockCtxView { ctx: &mut ctx };
+        let (a, b) = view.socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
+        let rights = |n: u32| wit::CmsgHeader {
+            level: libc::SOL_SOCKET,
+            kind: libc::SCM_RIGHTS,
+            length: n,
+        };
+        let send = |view: &mut NativesockCtxView<'_>,
+                    fd,
+                    data: &[u8],
+                    lengths: Vec<u32>,
+                    headers: Vec<wit::CmsgHeader>,
+                    control: &[u8]| {
+            view.sendmsg(
+                fd,
+                data.to_vec(),
+                lengths,
+                headers,
+                control.to_vec(),
+                0,
+                None,
+            )
+        };
+        // Four million empty buffers cost the host their 4-byte lengths,
+        // and are refused before anything else is built.
+        let many = vec![0u32; 4 << 20];
+        assert_eq!(
+            send(&mut view, a, b"", many, vec![], b""),
+            Err(libc::EMSGSIZE)
+        );
+        assert_eq!(
+            send(&mut view, 12345, b"", vec![0; 2000], vec![], b""),
+            Err(libc::EBADF)
+        );
+        assert_eq!(
+            send(&mut view, a, b"abc", vec![1, 1], vec![], b""),
+            Err(libc::EINVAL)
+        );
+        assert_eq!(
+            send(&mut view, a, b"abc", vec![1, 3], vec![], b""),
+            Err(libc::EINVAL)
+        );
+        let fd = a.to_ne_bytes();
+        assert_eq!(
+            send(&mut view, a, b"x", vec![1], vec![rights(8)], &fd),
+            Err(libc::EINVAL)
+        );
+        let headers = (0..5000).map(|_| rights(0)).collect();
+        assert_eq!(
+            send(&mut view, a, b"x", vec![1], headers, b""),
+            Err(libc::ENOBUFS)
+        );
+        // A real one: two buffers, one fd.
+        assert_eq!(
+            send(&mut view, a, b"hello", vec![2, 3], vec![rights(4)], &fd),
+            Ok(5)
+        );
+        let msg = view.recvmsg(b, 16, 64, 0).unwrap();
+        assert_eq!(msg.data, b"hello");
+        assert_eq!(msg.ancillary.len(), 1);
     }
 
     #[test]

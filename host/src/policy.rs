@@ -321,6 +321,8 @@ pub(crate) struct Policy {
     pub(crate) abstract_unix: bool,
     /// `getaddrinfo` on names and `getnameinfo` without `NI_NUMERICHOST`.
     pub(crate) name_lookup: bool,
+    /// Socket options granted beyond `sockopt.rs`'s list, as (level, name).
+    pub(crate) sockopts: std::collections::HashSet<(i32, i32)>,
 }
 
 impl Policy {
@@ -330,7 +332,9 @@ impl Policy {
     /// `IPPROTO_UDP`), and `AF_UNIX` stream, datagram and seqpacket
     /// sockets. Raw, packet and netlink sockets could reach past the
     /// address checks, and so could SCTP (it connects and binds through
-    /// socket options) and ICMP "ping" sockets: all need `inherit_network`.
+    /// socket options) and ICMP "ping" sockets: all need `inherit_network`
+    /// (`EACCES`). The check comes before the kernel is asked, so it also
+    /// gives the kernel's errno for what no kernel accepts.
     pub(crate) fn check_socket(
         &self,
         family: i32,
@@ -340,18 +344,60 @@ impl Policy {
         if self.inherit_network {
             return Ok(());
         }
+        // What the kernel refuses before looking at the family
+        // (`__sys_socket_create`, `__sock_create`), with its errno.
+        const AF_MAX: i32 = 46;
+        const SOCK_MAX: i32 = 11;
+        if !(0..AF_MAX).contains(&family) {
+            return Err(libc::EAFNOSUPPORT);
+        }
         let base_type = socket_type & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC);
-        let allowed = match (family, base_type) {
-            (libc::AF_INET | libc::AF_INET6, libc::SOCK_STREAM) => {
-                matches!(proto, 0 | libc::IPPROTO_TCP | libc::IPPROTO_MPTCP)
-            }
-            (libc::AF_INET | libc::AF_INET6, libc::SOCK_DGRAM) => {
-                matches!(proto, 0 | libc::IPPROTO_UDP)
-            }
-            (libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_DGRAM | libc::SOCK_SEQPACKET) => true,
-            _ => false,
-        };
-        if allowed { Ok(()) } else { Err(libc::EACCES) }
+        if !(0..SOCK_MAX).contains(&base_type) {
+            return Err(libc::EINVAL);
+        }
+        // Then the family's own checks, as `inet_create` and `unix_create`
+        // make them, so that a protocol Linux does not have is still
+        // `EPROTONOSUPPORT`: the policy answers `EACCES` only for what the
+        // kernel could make (and, as root, might load a module for).
+        const IPPROTO_MAX: i32 = 263;
+        const IPPROTO_L2TP: i32 = 115;
+        const SOCK_DCCP: i32 = 6;
+        let inet = matches!(family, libc::AF_INET | libc::AF_INET6);
+        if inet && !(0..IPPROTO_MAX).contains(&proto) {
+            return Err(libc::EINVAL);
+        }
+        match (family, base_type) {
+            (libc::AF_UNSPEC, _) => Err(libc::EAFNOSUPPORT),
+            (libc::AF_INET | libc::AF_INET6, libc::SOCK_STREAM) => match proto {
+                0 | libc::IPPROTO_TCP | libc::IPPROTO_MPTCP => Ok(()),
+                libc::IPPROTO_SCTP => Err(libc::EACCES),
+                _ => Err(libc::EPROTONOSUPPORT),
+            },
+            (libc::AF_INET | libc::AF_INET6, libc::SOCK_DGRAM) => match proto {
+                0 | libc::IPPROTO_UDP => Ok(()),
+                // UDP-Lite, "ping" sockets, L2TP.
+                libc::IPPROTO_UDPLITE
+                | libc::IPPROTO_ICMP
+                | libc::IPPROTO_ICMPV6
+                | IPPROTO_L2TP => Err(libc::EACCES),
+                _ => Err(libc::EPROTONOSUPPORT),
+            },
+            (libc::AF_INET | libc::AF_INET6, libc::SOCK_SEQPACKET) => match proto {
+                // Protocol 0 is SCTP where the kernel has it.
+                0 | libc::IPPROTO_SCTP => Err(libc::EACCES),
+                _ => Err(libc::ESOCKTNOSUPPORT),
+            },
+            (libc::AF_INET | libc::AF_INET6, libc::SOCK_RAW | SOCK_DCCP) => Err(libc::EACCES),
+            (libc::AF_INET | libc::AF_INET6, _) => Err(libc::ESOCKTNOSUPPORT),
+            (libc::AF_UNIX, _) if !matches!(proto, 0 | libc::PF_UNIX) => Err(libc::EPROTONOSUPPORT),
+            // `SOCK_RAW` is a datagram socket for `AF_UNIX`.
+            (
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_DGRAM | libc::SOCK_SEQPACKET | libc::SOCK_RAW,
+            ) => Ok(()),
+            (libc::AF_UNIX, _) => Err(libc::ESOCKTNOSUPPORT),
+            _ => Err(libc::EACCES),
+        }
     }
 
     /// Whether `op` may use `address`; `EACCES` when not.

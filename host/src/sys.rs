@@ -467,6 +467,81 @@ pub(crate) fn poll(fd: BorrowedFd<'_>, events: i16, timeout_ms: i32) -> Result<i
     Ok(if n == 0 { 0 } else { pfd.revents })
 }
 
+/// The process's soft `RLIMIT_NOFILE` (`u64::MAX` when unlimited).
+pub(crate) fn nofile_limit() -> u64 {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX)
+}
+
+/// Turns `SO_LINGER` off on a socket where it is on with a time, so that
+/// closing it cannot block.
+pub(crate) fn linger_off(fd: BorrowedFd<'_>) {
+    let len = mem::size_of::<libc::linger>();
+    if let Ok(raw) = getsockopt(fd, libc::SOL_SOCKET, libc::SO_LINGER, len)
+        && raw.len() == len
+    {
+        let onoff = i32::from_ne_bytes(raw[..4].try_into().unwrap_or_default());
+        let secs = i32::from_ne_bytes(raw[4..8].try_into().unwrap_or_default());
+        if onoff != 0 && secs != 0 {
+            let _ = setsockopt(fd, libc::SOL_SOCKET, libc::SO_LINGER, &vec![0; len]);
+        }
+    }
+}
+
+/// Takes every fd in flight in a unix socket's receive queue (what the
+/// messages waiting there carry, `SCM_RIGHTS` and `SCM_PIDFD`), and from a
+/// unix listener the connections waiting to be accepted (whose queues can
+/// hold fds too), without waiting; nothing for other sockets. The data
+/// read with them is dropped: this is for a store's end.
+pub(crate) fn drain_rights(fd: BorrowedFd<'_>) -> Vec<OwnedFd> {
+    let mut fds = Vec::new();
+    if !matches!(getsockname(fd), Ok(SockAddr::Unix(_))) {
+        return fds;
+    }
+    // Bounded: every message holds at least one byte or one fd, and the
+    // queue cannot grow while the store is ending; the bound only guards
+    // against a peer outside that keeps sending.
+    for _ in 0..100_000 {
+        match recvmsg(
+            fd,
+            64 << 10,
+            64 << 10,
+            libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(msg) => {
+                let before = fds.len();
+                for item in &msg.ancillary {
+                    if item.level == libc::SOL_SOCKET
+                        && (item.kind == libc::SCM_RIGHTS || item.kind == SCM_PIDFD)
+                    {
+                        fds.extend(scm_rights_fds(&item.data).map(adopt_fd));
+                    }
+                }
+                if msg.length == 0 && fds.len() == before {
+                    break;
+                }
+            }
+            // A listener: its pending connections are sockets too.
+            Err(libc::EINVAL) => {
+                while fds.len() < 100_000
+                    && poll(fd, libc::POLLIN, 0).is_ok_and(|ready| ready & libc::POLLIN != 0)
+                    && let Ok((conn, _)) = accept(fd, libc::SOCK_CLOEXEC)
+                {
+                    fds.push(conn);
+                }
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    fds
+}
+
+/// `SCM_PIDFD` (Linux 6.5): a control message carrying a pidfd the kernel
+/// installed in the process.
+pub(crate) const SCM_PIDFD: i32 = 4;
+
 /// `gethostname()`.
 pub(crate) fn gethostname() -> Result<String, Errno> {
     // Linux host names are at most 64 bytes (`HOST_NAME_MAX`); leave room.
@@ -707,8 +782,8 @@ fn cmsg_space(len: usize) -> Result<usize, Errno> {
 /// `sendmsg(fd, msg, flags | MSG_NOSIGNAL)`.
 pub(crate) fn sendmsg(
     fd: BorrowedFd<'_>,
-    buffers: &[Vec<u8>],
-    ancillary: &[Cmsg],
+    buffers: &[&[u8]],
+    ancillary: &[&Cmsg],
     flags: i32,
     address: Option<&SockAddr>,
 ) -> Result<usize, Errno> {
@@ -1272,8 +1347,8 @@ mod tests {
         };
         let sent = sendmsg(
             a.as_fd(),
-            &[b"01234".to_vec(), b"56789".to_vec()],
-            &[rights],
+            &[b"01234".as_slice(), b"56789".as_slice()],
+            &[&rights],
             0,
             None,
         )

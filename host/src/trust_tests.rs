@@ -417,18 +417,20 @@ fn forged_credentials_are_refused() {
         data: [pid.to_ne_bytes(), uid.to_ne_bytes(), gid.to_ne_bytes()].concat(),
     };
     assert_eq!(
-        ctx.sendmsg(a, &[b"x".to_vec()], &[creds(pid + 1)], 0, None),
+        ctx.sendmsg(a, &[b"x".as_slice()], &[creds(pid + 1)], 0, None),
         Err(libc::EACCES)
     );
     assert_eq!(
-        ctx.sendmsg(a, &[b"x".to_vec()], &[creds(pid)], 0, None),
+        ctx.sendmsg(a, &[b"x".as_slice()], &[creds(pid)], 0, None),
         Ok(1)
     );
 }
 
 #[test]
 fn received_fds_count_against_the_cap() {
-    let mut ctx = builder().max_open_sockets(3).build();
+    // The pair, one socket passed twice (and the copy the store keeps of
+    // it while it is in flight), and one more socket.
+    let mut ctx = builder().max_open_sockets(4).build();
     let (a, b) = ctx.socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
     let passed = ctx.socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
     let rights = crate::sys::Cmsg {
@@ -436,13 +438,16 @@ fn received_fds_count_against_the_cap() {
         kind: libc::SCM_RIGHTS,
         data: [passed.to_ne_bytes(), passed.to_ne_bytes()].concat(),
     };
-    ctx.sendmsg(a, &[b"x".to_vec()], &[rights], 0, None)
+    ctx.sendmsg(a, &[b"x".as_slice()], &[rights], 0, None)
         .unwrap();
     ctx.close(passed).unwrap();
-    // Room for one of the two.
+    let _other = ctx.socket(libc::AF_INET, libc::SOCK_DGRAM, 0).unwrap();
+    // Room for one of the two: the copy's place is free once the last
+    // one in flight has arrived.
     let msg = ctx.recvmsg(b, 10, 64, 0).unwrap();
     assert_ne!(msg.flags & libc::MSG_CTRUNC, 0);
-    assert_eq!(ctx.owned_fds().len(), 3);
+    assert_eq!(ctx.owned_fds().len(), 4);
+    assert!(ctx.parked_fds().is_empty());
 }
 
 #[test]

@@ -12,7 +12,7 @@ wit_bindgen::generate!({
     world: "host",
 });
 
-use nativesock::socket::native::{self as n, Cmsg, InetAddress, Sockaddr};
+use nativesock::socket::native::{self as n, CmsgHeader, InetAddress, Sockaddr};
 
 const EBADF: i32 = 9;
 
@@ -93,15 +93,23 @@ fn main() {
         check(fd, "dup", s(n::dup(fd)));
         check(fd, "close", s(n::close(fd)));
         // Pass the foreign fd to ourselves over our own pair.
-        let rights = Cmsg {
+        let rights = CmsgHeader {
             level: sol_socket,
             kind: scm_rights,
-            data: fd.to_ne_bytes().to_vec(),
+            length: 4,
         };
         check(
             fd,
             "sendmsg(SCM_RIGHTS)",
-            s(n::sendmsg(p, &[b"x".to_vec()], &[rights], 0, None)),
+            s(n::sendmsg(
+                p,
+                b"x",
+                &[1],
+                &[rights],
+                &fd.to_ne_bytes(),
+                0,
+                None,
+            )),
         );
     }
     // Our own fds still work.

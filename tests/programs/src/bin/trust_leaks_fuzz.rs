@@ -10,7 +10,7 @@ wit_bindgen::generate!({
     world: "host",
 });
 
-use nativesock::socket::native::{self as n, Cmsg, Inet6Address, InetAddress, Sockaddr};
+use nativesock::socket::native::{self as n, CmsgHeader, Inet6Address, InetAddress, Sockaddr};
 
 /// Ignores a call's result: the script only has to make the calls.
 fn ignore<T>(_: T) {}
@@ -159,16 +159,21 @@ fn main() {
             20 => ignore(n::set_cloexec(fd, a % 2 == 0)),
             21 => ignore(n::poll(fd, a as i16, (b % 3).abs())),
             22 => {
-                let rights = Cmsg {
+                let rights = CmsgHeader {
                     level: 1,
                     kind: 1,
-                    data: fd.to_ne_bytes().to_vec(),
+                    length: 4,
                 };
                 let to = (s.u8().is_multiple_of(2)).then_some(addr);
+                let data = s.bytes(64);
+                // Lengths that may or may not add up to the data's.
+                let lengths = [u32::from(s.u8()), u32::from(s.u8())];
                 ignore(n::sendmsg(
                     fd,
-                    &[s.bytes(64)],
+                    &data,
+                    &lengths,
                     &[rights],
+                    &fd.to_ne_bytes(),
                     flags,
                     to.as_ref(),
                 ));
