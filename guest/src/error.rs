@@ -114,9 +114,21 @@ pub fn herror(code: i32, message: String) -> Error {
 /// (the host refusing the lookup).
 pub fn from_host(e: native::HostError) -> Error {
     match e.errno {
-        Some(errno) => os_error(errno),
+        Some(errno) => signalled_os_error(errno),
         None => herror(e.code, e.message),
     }
+}
+
+/// `PyErr_SetFromErrno`: for `EINTR` the signal handlers run first, and an
+/// exception one raises (`KeyboardInterrupt`, the host's `CancelledError`
+/// for a lookup it cut short) is raised instead of `InterruptedError`.
+pub fn signalled_os_error(errno: i32) -> Error {
+    if errno == self::errno("EINTR")
+        && let Err(r) = native::check_signals()
+    {
+        return raised(r);
+    }
+    os_error(errno)
 }
 
 /// `OSError(errno, strerror)` built by Python code (`raise error(errno, msg)`):
@@ -159,7 +171,7 @@ pub fn exception_group(message: &str, exceptions: Vec<Error>) -> Error {
 /// becomes an OSError from errno.
 pub fn from_gai(e: native::GaiError) -> Error {
     match (e.code == consts::c("EAI_SYSTEM"), e.errno) {
-        (true, Some(errno)) => os_error(errno),
+        (true, Some(errno)) => signalled_os_error(errno),
         _ => gaierror(e.code, e.message),
     }
 }

@@ -119,6 +119,11 @@ impl CallState {
         self.armed.store(true, Ordering::SeqCst);
     }
 
+    /// Whether a handle exists or a cap is set.
+    pub(crate) fn is_armed(&self) -> bool {
+        self.armed.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
     }

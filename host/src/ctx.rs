@@ -62,6 +62,10 @@ const SCM_PIDFD: i32 = 4;
 /// the kernel refuses the call with `EMSGSIZE`.
 pub(crate) const MAX_IOV: usize = 1024;
 
+/// The most name lookups that run on threads of their own at once, in the
+/// whole process (see `NativesockCtx::lookup`).
+pub(crate) const MAX_LOOKUP_THREADS: usize = 32;
+
 /// The most bytes a `getsockopt` buffer gets, whatever the guest asks for
 /// (CPython itself refuses more than 1024).
 pub(crate) const MAX_SOCKOPT_LEN: usize = 64 << 10;
@@ -1391,7 +1395,8 @@ impl NativesockCtx {
                 self.denied("gethostbyname", vec![name]),
             ));
         }
-        sys::gethostbyname(name)
+        let name = name.to_owned();
+        self.lookup(move || sys::gethostbyname(&name), sys::HostError::errno)
     }
 
     /// `gethostbyaddr_r`: a reverse lookup always needs the grant.
@@ -1404,7 +1409,8 @@ impl NativesockCtx {
                 self.denied("gethostbyaddr", vec![address_arg(address)]),
             ));
         }
-        sys::gethostbyaddr(address)
+        let address = address.clone();
+        self.lookup(move || sys::gethostbyaddr(&address), sys::HostError::errno)
     }
 
     /// `getservbyname_r`: the local services database, no grant needed.
@@ -1528,6 +1534,7 @@ impl NativesockCtx {
             // Only a numeric host needs no lookup: ask the C library to
             // take it as one, and refuse what it cannot.
             let flags = flags | libc::AI_NUMERICHOST;
+            // A numeric host is parsed, never looked up: no thread needed.
             return sys::getaddrinfo(host, port, family, socket_type, proto, flags).map_err(|e| {
                 if e.code == libc::EAI_NONAME {
                     let host = AuditArg::Scalar(AuditScalar::Str(host.unwrap_or("").to_owned()));
@@ -1537,7 +1544,20 @@ impl NativesockCtx {
                 }
             });
         }
-        sys::getaddrinfo(host, port, family, socket_type, proto, flags)
+        let (host, port) = (host.map(str::to_owned), port.map(str::to_owned));
+        self.lookup(
+            move || {
+                sys::getaddrinfo(
+                    host.as_deref(),
+                    port.as_deref(),
+                    family,
+                    socket_type,
+                    proto,
+                    flags,
+                )
+            },
+            GaiError::system,
+        )
     }
 
     pub(crate) fn getnameinfo(
@@ -1551,7 +1571,67 @@ impl NativesockCtx {
             ));
         }
         self.gai_fault(Call::Getnameinfo)?;
-        sys::getnameinfo(address, flags)
+        let address = address.clone();
+        self.lookup(move || sys::getnameinfo(&address, flags), GaiError::system)
+    }
+
+    /// Runs a name lookup so that the store's blocking time cap and cancel
+    /// handle reach it. A lookup blocks inside the C library (the resolver
+    /// retries through signals), so with a cap or a handle it runs on a
+    /// thread of its own while this one waits: cut short, the call fails
+    /// with `ETIMEDOUT` (cap, and [`LIMIT_EVENT`]) or `EINTR` (cancel),
+    /// made into the lookup's error by `errno`, and the lookup ends on its
+    /// own, its answer dropped. At most [`MAX_LOOKUP_THREADS`] such
+    /// threads run in the process at once; past that, `EAGAIN`.
+    pub(crate) fn lookup<R: Send + 'static, E: Send + 'static>(
+        &self,
+        call: impl FnOnce() -> Result<R, E> + Send + 'static,
+        errno: fn(Errno) -> E,
+    ) -> Result<R, E> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static RUNNING: AtomicUsize = AtomicUsize::new(0);
+        if !self.calls.is_armed() && self.max_blocking_time.is_none() {
+            return call();
+        }
+        if self.calls.is_cancelled() {
+            return Err(errno(libc::EINTR));
+        }
+        if RUNNING.fetch_add(1, Ordering::SeqCst) >= MAX_LOOKUP_THREADS {
+            RUNNING.fetch_sub(1, Ordering::SeqCst);
+            return Err(errno(libc::EAGAIN));
+        }
+        let (done, answer) = std::sync::mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("nativesock-lookup".into())
+            .spawn(move || {
+                let _ = done.send(call());
+                RUNNING.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            RUNNING.fetch_sub(1, Ordering::SeqCst);
+            return Err(errno(libc::EAGAIN));
+        }
+        let deadline = self
+            .max_blocking_time
+            .map(|cap| std::time::Instant::now() + cap);
+        loop {
+            match answer.recv_timeout(Duration::from_millis(5)) {
+                Ok(result) => return result,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(errno(libc::EAGAIN));
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if self.calls.is_cancelled() {
+                return Err(errno(libc::EINTR));
+            }
+            if let (Some(deadline), Some(cap)) = (deadline, self.max_blocking_time)
+                && std::time::Instant::now() >= deadline
+            {
+                let ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
+                return Err(errno(self.limited("blocking-ms", ms, libc::ETIMEDOUT)));
+            }
+        }
     }
 
     pub(crate) fn gethostname(&mut self) -> Result<String, Errno> {

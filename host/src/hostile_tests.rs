@@ -638,3 +638,58 @@ fn denied_socket_kinds_are_refused_before_the_kernel() {
     );
     assert_eq!(ctx.owned_fds(), Vec::<RawFd>::new());
 }
+
+// 14. Name lookups under the blocking cap and cancellation.
+
+#[test]
+fn name_lookups_end_at_the_cap_and_on_cancel() {
+    let slow = || {
+        std::thread::sleep(Duration::from_millis(1500));
+        Ok::<u8, i32>(1)
+    };
+    // The cap.
+    let (ctx, events) = store(&[], &[], &[], |b| {
+        b.max_blocking_time(Some(Duration::from_millis(100)));
+    });
+    let start = Instant::now();
+    assert_eq!(ctx.lookup(slow, |e| e), Err(libc::ETIMEDOUT));
+    assert!(start.elapsed() < Duration::from_millis(1000));
+    let limit = AuditArg::Scalar(AuditScalar::Str("blocking-ms".into()));
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| e.args.first() == Some(&limit))
+    );
+    // A cancel from another thread.
+    let (mut ctx, _) = store(&[], &[], &[], |_| {});
+    let handle = ctx.cancel_handle();
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        handle.cancel();
+    });
+    let start = Instant::now();
+    assert_eq!(ctx.lookup(slow, |e| e), Err(libc::EINTR));
+    assert!(start.elapsed() < Duration::from_millis(1000));
+    canceller.join().unwrap();
+    // Cancelled already: not even started.
+    assert_eq!(ctx.lookup(|| Ok::<u8, i32>(1), |e| e), Err(libc::EINTR));
+    // A quick lookup through the thread is the lookup's own answer.
+    let (mut ctx, _) = store(&[], &[], &[], |b| {
+        b.allow_name_lookup(true)
+            .max_blocking_time(Some(Duration::from_secs(10)));
+    });
+    let found = ctx
+        .getaddrinfo(
+            Some("localhost"),
+            Some("80"),
+            libc::AF_INET,
+            libc::SOCK_STREAM,
+            0,
+            0,
+        )
+        .unwrap();
+    assert!(found.iter().any(|ai| ai.address == v4([127, 0, 0, 1], 80)));
+    assert!(ctx.gethostbyname("localhost").is_ok());
+}
