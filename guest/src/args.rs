@@ -5,7 +5,7 @@
 
 use crate::bindings::exports::nativesock::socket::socket::Value;
 use crate::conv;
-use crate::error::{PyResult, os_error_msg, type_error, value_error};
+use crate::error::{PyResult, os_error_msg, plain, type_error, value_error};
 use crate::timeout;
 
 /// `socket.socket.__init__(family=-1, type=-1, proto=-1, fileno=None)`
@@ -90,7 +90,25 @@ pub fn recv(bufsize: i64, flags: Option<i64>, method: &str) -> PyResult<(usize, 
     if bufsize < 0 {
         return Err(value_error(format!("negative buffersize in {method}")));
     }
+    bytes_of(bufsize)?;
     Ok((usize::try_from(bufsize).unwrap_or(usize::MAX), flags))
+}
+
+/// `PyBytes_FromStringAndSize(NULL, n)`, which `recv`, `recvfrom` and
+/// `recvmsg` call before receiving (so nothing is consumed when it fails):
+/// past `PY_SSIZE_T_MAX - PyBytesObject_SIZE` (33 bytes of header on a
+/// 64-bit host) `OverflowError`; past what any 64-bit address space holds
+/// (2**47 bytes), malloc's failure, `MemoryError`. (Below that, CPython's
+/// malloc may still fail on a host with less memory; the component never
+/// allocates what was merely asked for, so it receives.)
+pub fn bytes_of(n: i64) -> PyResult<()> {
+    if n > i64::MAX - 33 {
+        return Err(plain("OverflowError", "byte string is too large"));
+    }
+    if n >= 1 << 47 {
+        return Err(plain("MemoryError", ""));
+    }
+    Ok(())
 }
 
 /// What `getsockopt` reads.

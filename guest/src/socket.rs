@@ -798,6 +798,7 @@ impl GuestSocket for PySocket {
         if bufsize < 0 {
             return Err(value_error("negative buffer size in recvmsg()"));
         }
+        args::bytes_of(bufsize)?;
         let mut msg = self.recvmsg_guts(bufsize as u64, ancbufsize.unwrap_or(0), flags)?;
         msg.nbytes = msg.data.len() as u64;
         Ok(msg)
