@@ -17,6 +17,7 @@ use crate::hooks::{
 use crate::policy::{AddressRule, Op, Policy};
 use crate::route::{self, SendControl};
 use crate::sys::{self, AddrInfo, Errno, GaiError, SockAddr};
+use crate::unixpath;
 
 /// The default per-call cap on `recv`/`recvfrom` (1 MiB).
 pub const DEFAULT_MAX_RECV_BYTES: u32 = 1 << 20;
@@ -857,9 +858,39 @@ impl NativesockCtx {
         let address = self.destination(fd, address, SendControl::default());
         self.check_address(Op::Connect, "connect", n, &address)?;
         self.check_autobind("connect", n, fd)?;
+        let opened = self.unix_target(Op::Connect, "connect", n, &address)?;
         self.fault(Call::Connect)?;
         self.reached(Op::Connect, &address);
-        self.blocking(false, || sys::connect(fd, &address))
+        let target = opened.as_ref().map_or(&*address, |o| &o.address);
+        self.blocking(false, || sys::connect(fd, target))
+    }
+
+    /// For a unix socket path inside a grant: the path opened beneath the
+    /// granted directory, and the address to call instead of the guest's
+    /// (see `unixpath.rs`); `None` for every other address, and for all of
+    /// them under `inherit_network`.
+    fn unix_target(
+        &self,
+        op: Op,
+        operation: &str,
+        n: RawFd,
+        address: &SockAddr,
+    ) -> Result<Option<unixpath::Opened>, Errno> {
+        let SockAddr::Unix(name) = address else {
+            return Ok(None);
+        };
+        if self.policy.inherit_network || name.first().is_none_or(|&b| b == 0) {
+            return Ok(None);
+        }
+        // What the kernel refuses (a path too long) it refuses as natively.
+        address.to_raw()?;
+        let denied = || self.denied(operation, vec![int_arg(n.into()), address_arg(address)]);
+        let (grant, rel) = self.policy.unix_grant(name, op).ok_or_else(denied)?;
+        match unixpath::open_target(&grant, &rel) {
+            Ok(opened) => Ok(Some(opened)),
+            Err(libc::EACCES) => Err(denied()),
+            Err(errno) => Err(errno),
+        }
     }
 
     /// `address`, or for an unspecified host the explicit address the
@@ -934,11 +965,39 @@ impl NativesockCtx {
 
     pub(crate) fn bind(&mut self, fd: RawFd, address: &SockAddr) -> Result<(), Errno> {
         let n = fd;
-        let fd = self.fd(n)?;
-        self.check_bind("bind", n, fd, address)?;
-        self.fault(Call::Bind)?;
-        self.reached(Op::Bind, address);
-        sys::bind(fd, address)
+        let raced = {
+            let fd = self.fd(n)?;
+            self.check_bind("bind", n, fd, address)?;
+            // A unix path: its directory, opened beneath the grant first.
+            let dir = match address {
+                SockAddr::Unix(name)
+                    if !self.policy.inherit_network && name.first().is_some_and(|&b| b != 0) =>
+                {
+                    address.to_raw()?;
+                    let (grant, rel) =
+                        self.policy.unix_grant(name, Op::Bind).ok_or(libc::EACCES)?;
+                    Some(unixpath::open_bind_dir(&grant, &rel).map_err(|e| match e {
+                        libc::EACCES => {
+                            self.denied("bind", vec![int_arg(n.into()), address_arg(address)])
+                        }
+                        e => e,
+                    })?)
+                }
+                _ => None,
+            };
+            self.fault(Call::Bind)?;
+            self.reached(Op::Bind, address);
+            sys::bind(fd, address)?;
+            // The file the kernel made must be the one in that directory.
+            dir.is_some_and(|dir| dir.holds(fd) == Some(false))
+        };
+        if raced {
+            // Bound outside the grant by a rename in between: the socket
+            // goes, before it can listen or receive.
+            drop(self.take_fd(n));
+            return Err(self.denied("bind", vec![int_arg(n.into()), address_arg(address)]));
+        }
+        Ok(())
     }
 
     /// Records an address a system call is about to be made with (tests only).
@@ -1174,10 +1233,12 @@ impl NativesockCtx {
         let address = self.destination(fd, address, SendControl::default());
         self.check_address(op, "sendto", n, &address)?;
         self.check_autobind("sendto", n, fd)?;
+        let opened = self.unix_target(op, "sendto", n, &address)?;
         let injected = self.fault(Call::Sendto)?;
         let data = self.send_part(fd, data, injected)?;
         self.reached(op, &address);
-        self.blocking(false, || sys::sendto(fd, data, flags, &address))
+        let target = opened.as_ref().map_or(&*address, |o| &o.address);
+        self.blocking(false, || sys::sendto(fd, data, flags, target))
     }
 
     /// The buffer one receive call gets: the guest's length, never more
@@ -1262,6 +1323,10 @@ impl NativesockCtx {
             self.check_address(op, "sendmsg", n, address)?;
         }
         self.check_autobind("sendmsg", n, fd)?;
+        let opened = match &address {
+            Some(address) => self.unix_target(op, "sendmsg", n, address)?,
+            None => None,
+        };
         let mut passed = Vec::new();
         for item in ancillary {
             if item.level == libc::SOL_SOCKET
@@ -1306,7 +1371,11 @@ impl NativesockCtx {
             self.reached(op, address);
         }
         let sent = self.blocking(false, || {
-            sys::sendmsg(fd, buffers, &pass, flags, address.as_deref())
+            let target = match &opened {
+                Some(o) => Some(&o.address),
+                None => address.as_deref(),
+            };
+            sys::sendmsg(fd, buffers, &pass, flags, target)
         })?;
         for (key, n) in parking {
             let copy = self

@@ -693,3 +693,96 @@ fn name_lookups_end_at_the_cap_and_on_cancel() {
     assert!(found.iter().any(|ai| ai.address == v4([127, 0, 0, 1], 80)));
     assert!(ctx.gethostbyname("localhost").is_ok());
 }
+
+// 13. Unix paths without a race.
+
+#[test]
+fn unix_paths_cannot_be_raced_out_of_the_grant() {
+    use std::os::unix::net::{UnixDatagram, UnixListener};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let root = tempfile::tempdir().unwrap();
+    let grant = root.path().join("grant");
+    let outside = root.path().join("outside");
+    std::fs::create_dir_all(grant.join("x")).unwrap();
+    std::fs::create_dir_all(outside.join("x")).unwrap();
+    let inner = UnixListener::bind(grant.join("x/s")).unwrap();
+    let inner_dgram = UnixDatagram::bind(grant.join("x/d")).unwrap();
+    let outer = UnixListener::bind(outside.join("x/s")).unwrap();
+    let outer_dgram = UnixDatagram::bind(outside.join("x/d")).unwrap();
+    for s in [&inner, &outer] {
+        s.set_nonblocking(true).unwrap();
+    }
+    outer_dgram.set_nonblocking(true).unwrap();
+    inner_dgram.set_nonblocking(true).unwrap();
+
+    // `grant/x` flips between the real directory and a symlink out.
+    let stop = Arc::new(AtomicBool::new(false));
+    let racer = {
+        let (stop, grant) = (stop.clone(), grant.clone());
+        std::thread::spawn(move || {
+            let (x, real) = (grant.join("x"), grant.join("x.real"));
+            while !stop.load(Ordering::Relaxed) {
+                std::fs::rename(&x, &real).unwrap();
+                std::os::unix::fs::symlink("../outside/x", &x).unwrap();
+                std::thread::yield_now();
+                std::fs::remove_file(&x).unwrap();
+                std::fs::rename(&real, &x).unwrap();
+                std::thread::yield_now();
+            }
+        })
+    };
+    let (mut ctx, _) = store(&[], &[], &[], |b| {
+        b.allow_unix_dir(&grant);
+    });
+    let path =
+        |name: &str| SockAddr::Unix(grant.join(name).as_os_str().as_encoded_bytes().to_vec());
+    let (mut connected, mut sent, mut bound) = (0, 0, 0);
+    for i in 0..3000 {
+        // Non-blocking: a full backlog is EAGAIN, never a wait.
+        let s = ctx
+            .socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0)
+            .unwrap();
+        connected += usize::from(ctx.connect(s, &path("x/s")).is_ok());
+        ctx.close(s).unwrap();
+        let u = ctx
+            .socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0)
+            .unwrap();
+        sent += usize::from(ctx.sendto(u, b"in", 0, &path("x/d")).is_ok());
+        ctx.close(u).unwrap();
+        let b = ctx.socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
+        bound += usize::from(ctx.bind(b, &path(&format!("x/b{i}"))).is_ok());
+        // A raced bind took the socket away already.
+        if ctx.owns_fd(b) {
+            ctx.close(b).unwrap();
+        }
+        // Drain what reached the grant, so its queues never fill.
+        while inner.accept().is_ok() {}
+        while inner_dgram.recv(&mut [0; 4]).is_ok() {}
+    }
+    stop.store(true, Ordering::Relaxed);
+    racer.join().unwrap();
+    assert!(
+        connected > 0 && sent > 0 && bound > 0,
+        "{connected} {sent} {bound}"
+    );
+    // Nothing ever reached the directory outside the grant...
+    assert!(matches!(outer.accept(), Err(e) if e.kind() == ErrorKind::WouldBlock));
+    assert!(matches!(outer_dgram.recv(&mut [0; 4]), Err(e) if e.kind() == ErrorKind::WouldBlock));
+    // ...and what a raced bind left there is no live socket.
+    for entry in std::fs::read_dir(outside.join("x")).unwrap() {
+        let entry = entry.unwrap().path();
+        if entry
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('b'))
+        {
+            let probe = UnixDatagram::unbound().unwrap();
+            let e = probe.send_to(b"?", &entry).unwrap_err();
+            assert_eq!(
+                e.raw_os_error(),
+                Some(libc::ECONNREFUSED),
+                "{}",
+                entry.display()
+            );
+        }
+    }
+}

@@ -126,6 +126,7 @@ mod sys;
 mod test_support;
 #[cfg(test)]
 mod trust_tests;
+mod unixpath;
 
 pub use cancel::{CancelHandle, cancelled_error, wake_signal};
 pub use ctx::{

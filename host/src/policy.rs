@@ -441,18 +441,26 @@ impl Policy {
         if name.first().is_none_or(|&b| b == 0) {
             return self.abstract_unix;
         }
+        self.unix_grant(name, op).is_some()
+    }
+
+    /// The granted directory (resolved) a unix socket path is in, and the
+    /// path relative to it; `None` when it is in none. `unixpath.rs` makes
+    /// the call beneath that directory, so that what this resolution saw
+    /// cannot be changed under it.
+    pub(crate) fn unix_grant(&self, name: &[u8], op: Op) -> Option<(PathBuf, PathBuf)> {
         // The kernel reads a pathname up to its first NUL.
         let name = name.split(|&b| b == 0).next().unwrap_or(name);
-        let Some(resolved) = resolve_unix_path(Path::new(OsStr::from_bytes(name)), op != Op::Bind)
-        else {
-            return false;
-        };
+        let resolved = resolve_unix_path(Path::new(OsStr::from_bytes(name)), op != Op::Bind)?;
         self.unix_dirs
             .iter()
             .filter_map(|dir| dir.canonicalize().ok())
             // Strictly inside: the granted directory's own path is not a
             // socket path in it (the fuzz target found this one).
-            .any(|dir| resolved != dir && resolved.starts_with(dir))
+            .find_map(|dir| {
+                let rel = resolved.strip_prefix(&dir).ok()?;
+                (!rel.as_os_str().is_empty()).then(|| (dir.clone(), rel.to_path_buf()))
+            })
     }
 }
 
