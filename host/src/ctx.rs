@@ -345,10 +345,12 @@ impl NativesockCtxBuilder {
     /// symlink, as the kernel does. A relative guest path is relative to
     /// the host process's current directory.
     ///
-    /// The check and the system call are two steps: something that can
-    /// rename directories inside the grant meanwhile (another process, or
-    /// the guest through a writable preopen of that directory) could race
-    /// them.
+    /// Renaming directories inside the grant between the check and the
+    /// call (another process, or the guest through a writable preopen)
+    /// cannot move the call outside it: `connect` and sends are made to
+    /// the path opened beneath the granted directory, and a `bind` whose
+    /// socket file did not land in the directory opened beneath it loses
+    /// its socket and fails with `EACCES` (see `SECURITY.md`).
     pub fn allow_unix_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
         let dir = dir.as_ref();
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());

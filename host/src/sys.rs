@@ -499,10 +499,11 @@ pub(crate) fn drain_rights(fd: BorrowedFd<'_>) -> Vec<OwnedFd> {
     if !matches!(getsockname(fd), Ok(SockAddr::Unix(_))) {
         return fds;
     }
-    // Bounded: every message holds at least one byte or one fd, and the
-    // queue cannot grow while the store is ending; the bound only guards
-    // against a peer outside that keeps sending.
-    for _ in 0..100_000 {
+    // Bounded: the queue is bounded by the socket's buffer (a message
+    // takes hundreds of bytes of it) and cannot grow from inside the
+    // store as it ends; the bound guards against a peer outside that
+    // keeps sending.
+    for _ in 0..4096 {
         match recvmsg(
             fd,
             64 << 10,
@@ -524,7 +525,8 @@ pub(crate) fn drain_rights(fd: BorrowedFd<'_>) -> Vec<OwnedFd> {
             }
             // A listener: its pending connections are sockets too.
             Err(libc::EINVAL) => {
-                while fds.len() < 100_000
+                // At most `somaxconn` (4096) connections wait.
+                while fds.len() < 4096
                     && poll(fd, libc::POLLIN, 0).is_ok_and(|ready| ready & libc::POLLIN != 0)
                     && let Ok((conn, _)) = accept(fd, libc::SOCK_CLOEXEC)
                 {
