@@ -820,7 +820,7 @@ mod tests {
         let (options, _) = run_options(&["run", "--allow-sockopt", "1:36"]);
         assert_eq!(options.allow_sockopt, vec![(1, 36)]);
         let ctx = nativesock_builder(&options, false).unwrap().build();
-        assert_eq!(ctx.policy().may_set_option(1, 36, false), Ok(()));
+        assert_eq!(ctx.policy().may_set_option(1, 36), Ok(()));
         for bad in ["1", "x:36", "1:y", "1:36:2"] {
             let err = Cli::try_parse_from(["nativesock", "run", "--allow-sockopt", bad])
                 .unwrap_err()

@@ -1147,33 +1147,41 @@ impl NativesockCtx {
         level: i32,
         name: i32,
     ) -> Result<(), Errno> {
-        // Whether the socket is a unix one matters only for a refusal.
-        let unix = || matches!(sys::getsockname(fd), Ok(SockAddr::Unix(_)));
-        match self.policy.may_set_option(level, name, false) {
+        match self.policy.may_set_option(level, name) {
             Ok(()) => Ok(()),
             Err(libc::EACCES) => Err(self.denied("setsockopt", sockopt_args(n, level, name))),
-            Err(_) => Err(self
-                .policy
-                .may_set_option(level, name, unix())
-                .err()
-                .unwrap_or(libc::ENOPROTOOPT)),
+            // A unix socket has no levels but `SOL_SOCKET`: the kernel
+            // answers `EOPNOTSUPP` there.
+            Err(_)
+                if level != libc::SOL_SOCKET
+                    && matches!(sys::getsockname(fd), Ok(SockAddr::Unix(_))) =>
+            {
+                Err(libc::EOPNOTSUPP)
+            }
+            Err(errno) => Err(errno),
         }
     }
 
     /// `EACCES` (and the denial event for `operation`) unless the guest
     /// may send with `flags`.
     fn check_send_flags(&self, operation: &str, fd: RawFd, flags: i32) -> Result<(), Errno> {
-        if self.policy.may_send(flags) {
-            Ok(())
-        } else {
-            Err(self.denied(operation, vec![int_arg(fd.into()), int_arg(flags.into())]))
-        }
+        self.check_flags(operation, fd, flags, Policy::may_send)
     }
 
     /// `EACCES` (and the denial event for `operation`) unless the guest
     /// may receive with `flags`.
     fn check_recv_flags(&self, operation: &str, fd: RawFd, flags: i32) -> Result<(), Errno> {
-        if self.policy.may_recv(flags) {
+        self.check_flags(operation, fd, flags, Policy::may_recv)
+    }
+
+    fn check_flags(
+        &self,
+        operation: &str,
+        fd: RawFd,
+        flags: i32,
+        may: fn(&Policy, i32) -> bool,
+    ) -> Result<(), Errno> {
+        if may(&self.policy, flags) {
             Ok(())
         } else {
             Err(self.denied(operation, vec![int_arg(fd.into()), int_arg(flags.into())]))

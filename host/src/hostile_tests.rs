@@ -786,3 +786,44 @@ fn unix_paths_cannot_be_raced_out_of_the_grant() {
         }
     }
 }
+
+#[test]
+fn options_outside_the_list_keep_the_kernels_errno_for_what_it_does_not_know() {
+    // As natively (observed on Linux 6.x with CPython): an unknown name is
+    // ENOPROTOOPT, multicast routing on a non-raw socket EOPNOTSUPP, and a
+    // unix socket knows no level but SOL_SOCKET (EOPNOTSUPP).
+    let (mut ctx, events) = loopback_store();
+    let t = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+    let one = 1i32.to_ne_bytes();
+    for (level, name, errno) in [
+        (libc::SOL_SOCKET, 92, libc::ENOPROTOOPT),
+        (libc::IPPROTO_TCP, 99, libc::ENOPROTOOPT),
+        (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, libc::ENOPROTOOPT),
+        (libc::IPPROTO_IP, 200, libc::EOPNOTSUPP),
+        (9999, 1, libc::ENOPROTOOPT),
+    ] {
+        assert_eq!(
+            ctx.setsockopt(t, level, name, &one),
+            Err(errno),
+            "({level}, {name})"
+        );
+    }
+    let (a, _b) = ctx.socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+    for (level, name, errno) in [
+        (libc::IPPROTO_TCP, 99, libc::EOPNOTSUPP),
+        (libc::IPPROTO_TCP, libc::TCP_NODELAY, libc::EOPNOTSUPP),
+        (libc::IPPROTO_IP, 200, libc::EOPNOTSUPP),
+        (libc::SOL_SOCKET, 92, libc::ENOPROTOOPT),
+    ] {
+        assert_eq!(
+            ctx.setsockopt(a, level, name, &one),
+            Err(errno),
+            "({level}, {name})"
+        );
+    }
+    assert_eq!(
+        denials(&events, "setsockopt"),
+        0,
+        "none of these is a denial"
+    );
+}

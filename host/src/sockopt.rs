@@ -258,11 +258,10 @@ fn known_refused(level: i32, name: i32) -> bool {
 
 impl Policy {
     /// Whether the guest may set option `name` at `level`: `Ok` to ask the
-    /// kernel; `EACCES` for an option the policy refuses; otherwise the
-    /// kernel's own answer for an option it does not know (`ENOPROTOOPT`,
-    /// or `EOPNOTSUPP` at a level other than `SOL_SOCKET` on a unix
-    /// socket, `unix`).
-    pub(crate) fn may_set_option(&self, level: i32, name: i32, unix: bool) -> Result<(), i32> {
+    /// kernel; `EACCES` for an option the policy refuses; otherwise
+    /// `ENOPROTOOPT`, the kernel's own answer for an option it does not
+    /// know (on an inet socket: `ctx.rs` gives a unix socket's).
+    pub(crate) fn may_set_option(&self, level: i32, name: i32) -> Result<(), i32> {
         if never_set(level, name) {
             return Err(libc::EACCES);
         }
@@ -281,7 +280,11 @@ impl Policy {
             Ok(())
         } else if known_refused(level, name) {
             Err(libc::EACCES)
-        } else if unix && level != SOL_SOCKET {
+        } else if matches!(level, libc::IPPROTO_IP | libc::IPPROTO_IPV6)
+            && (200..=212).contains(&name)
+        {
+            // The multicast routing options (`MRT_*`, `MRT6_*`), which the
+            // kernel refuses on any socket but a raw one.
             Err(libc::EOPNOTSUPP)
         } else {
             Err(libc::ENOPROTOOPT)
@@ -330,11 +333,7 @@ mod tests {
             (libc::IPPROTO_TCP, libc::TCP_FASTOPEN_CONNECT),
             (libc::IPPROTO_UDP, libc::UDP_SEGMENT),
         ] {
-            assert_eq!(
-                p.may_set_option(level, name, false),
-                Ok(()),
-                "({level}, {name})"
-            );
+            assert_eq!(p.may_set_option(level, name), Ok(()), "({level}, {name})");
         }
         for (level, name) in [
             (libc::SOL_SOCKET, libc::SO_MARK),
@@ -352,7 +351,7 @@ mod tests {
             (libc::IPPROTO_TCP, libc::TCP_MD5SIG),
         ] {
             assert_eq!(
-                p.may_set_option(level, name, false),
+                p.may_set_option(level, name),
                 Err(libc::EACCES),
                 "({level}, {name})"
             );
@@ -364,17 +363,14 @@ mod tests {
     fn grants_lift_the_list_but_never_the_never_lists() {
         let mut p = Policy::default();
         p.sockopts.insert((libc::SOL_SOCKET, libc::SO_MARK));
-        assert_eq!(
-            p.may_set_option(libc::SOL_SOCKET, libc::SO_MARK, false),
-            Ok(())
-        );
+        assert_eq!(p.may_set_option(libc::SOL_SOCKET, libc::SO_MARK), Ok(()));
         assert!(
-            p.may_set_option(libc::SOL_SOCKET, libc::SO_BINDTODEVICE, false)
+            p.may_set_option(libc::SOL_SOCKET, libc::SO_BINDTODEVICE)
                 .is_err()
         );
         p.sockopts.insert((libc::SOL_SOCKET, libc::SO_ZEROCOPY));
         assert!(
-            p.may_set_option(libc::SOL_SOCKET, libc::SO_ZEROCOPY, false)
+            p.may_set_option(libc::SOL_SOCKET, libc::SO_ZEROCOPY)
                 .is_err()
         );
 
@@ -383,15 +379,15 @@ mod tests {
             ..Policy::default()
         };
         assert_eq!(
-            p.may_set_option(libc::SOL_SOCKET, libc::SO_BINDTODEVICE, false),
+            p.may_set_option(libc::SOL_SOCKET, libc::SO_BINDTODEVICE),
             Ok(())
         );
         assert!(
-            p.may_set_option(libc::SOL_SOCKET, libc::SO_ZEROCOPY, false)
+            p.may_set_option(libc::SOL_SOCKET, libc::SO_ZEROCOPY)
                 .is_err()
         );
         assert!(
-            p.may_set_option(libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, false)
+            p.may_set_option(libc::SOL_SOCKET, libc::SO_ATTACH_FILTER)
                 .is_err()
         );
         assert!(!p.may_get_option(libc::IPPROTO_TCP, libc::TCP_ZEROCOPY_RECEIVE));
