@@ -94,6 +94,60 @@ fn drain(
     (t, stop)
 }
 
+/// As [`drain`], reading what each connection carries: the first byte
+/// that is not 7 (what the fuzz scripts send) is kept in the returned cell.
+fn drain_checking(
+    listener: TcpListener,
+) -> (
+    thread::JoinHandle<()>,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::sync::Arc<AtomicByte>,
+) {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let stray = std::sync::Arc::new(AtomicByte::default());
+    let (flag, seen) = (stop.clone(), stray.clone());
+    listener.set_nonblocking(true).unwrap();
+    let t = thread::spawn(move || {
+        let mut open: Vec<std::net::TcpStream> = Vec::new();
+        let mut buf = [0u8; 65536];
+        while !flag.load(Ordering::SeqCst) {
+            while let Ok((conn, _)) = listener.accept() {
+                conn.set_nonblocking(true).unwrap();
+                open.push(conn);
+            }
+            open.retain_mut(|conn| match conn.read(&mut buf) {
+                Ok(0) => false,
+                Ok(n) => {
+                    if let Some(&b) = buf[..n].iter().find(|&&b| b != 7) {
+                        seen.store(b, Ordering::SeqCst);
+                    }
+                    true
+                }
+                Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+            });
+            thread::sleep(Duration::from_millis(1));
+        }
+    });
+    (t, stop, stray)
+}
+
+/// A byte seen, or none yet.
+#[derive(Default)]
+struct AtomicByte(std::sync::atomic::AtomicU16);
+
+impl AtomicByte {
+    fn store(&self, b: u8, order: std::sync::atomic::Ordering) {
+        self.0.store(0x100 | u16::from(b), order);
+    }
+
+    fn load(&self, order: std::sync::atomic::Ordering) -> Option<u8> {
+        let v = self.0.load(order);
+        (v & 0x100 != 0).then_some(v as u8)
+    }
+}
+
 #[test]
 fn trust_leaks_store() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -176,7 +230,7 @@ fn trust_leaks_fuzz() {
     let (canary, canary_port) = local_listener();
     canary.set_nonblocking(true).unwrap();
     let canary_port = canary_port.to_string();
-    let (drainer, stop) = drain(granted);
+    let (drainer, stop, stray) = drain_checking(granted);
     let ctx = || {
         let mut b = NativesockCtx::builder();
         b.allow_connect(format!("127.0.0.1:{granted_port}").parse().unwrap())
@@ -210,6 +264,11 @@ fn trust_leaks_fuzz() {
         }
         prop_assert_eq!(open_fds(), before, "fds left open by a store");
         prop_assert!(canary.accept().is_err(), "a connection outside the grant");
+        let stray = stray.load(std::sync::atomic::Ordering::SeqCst);
+        prop_assert!(
+            stray.is_none_or(|b| b == 7),
+            "the peer read a byte no guest sent: {stray:?}"
+        );
         Ok(())
     });
     stop.store(true, std::sync::atomic::Ordering::SeqCst);

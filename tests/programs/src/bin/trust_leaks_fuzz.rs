@@ -3,7 +3,7 @@
 //! says, with whatever arguments the script's bytes make (any fd, length,
 //! flag, option or address). The first argument is the script in hex; the
 //! next ones are ports the script may name (the host's granted listener
-//! and a canary outside the grant).
+//! and a canary outside the grant). Every byte it sends is 7.
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -105,10 +105,11 @@ fn main() {
         } else {
             u32::from(s.u16())
         };
-        let flags = if s.u8().is_multiple_of(2) {
-            0x40
-        } else {
-            s.i32()
+        // `MSG_DONTWAIT`, `MSG_ZEROCOPY | MSG_DONTWAIT`, or anything.
+        let flags = match s.u8() % 4 {
+            0 | 1 => 0x40,
+            2 => 0x0400_0040,
+            _ => s.i32(),
         };
         match op {
             0 | 1 => {
@@ -165,7 +166,9 @@ fn main() {
                     length: 4,
                 };
                 let to = (s.u8().is_multiple_of(2)).then_some(addr);
-                let data = s.bytes(64);
+                // Every byte a script sends is 7, so a peer can tell host
+                // memory from what the guest sent.
+                let data = vec![7u8; usize::from(s.u8() % 65)];
                 // Lengths that may or may not add up to the data's.
                 let lengths = [u32::from(s.u8()), u32::from(s.u8())];
                 ignore(n::sendmsg(
