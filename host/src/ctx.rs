@@ -1474,6 +1474,10 @@ impl NativesockCtx {
                 self.denied("gethostbyname", vec![name]),
             ));
         }
+        if name.parse::<std::net::Ipv4Addr>().is_ok() {
+            // A numeric address is parsed, not looked up.
+            return sys::gethostbyname(name);
+        }
         let name = name.to_owned();
         self.lookup(move || sys::gethostbyname(&name), sys::HostError::errno)
     }
@@ -1623,6 +1627,11 @@ impl NativesockCtx {
                 }
             });
         }
+        if host.is_none_or(|h| h.parse::<std::net::IpAddr>().is_ok()) {
+            // No host name to resolve (services come from the local
+            // database): nothing that can block.
+            return sys::getaddrinfo(host, port, family, socket_type, proto, flags);
+        }
         let (host, port) = (host.map(str::to_owned), port.map(str::to_owned));
         self.lookup(
             move || {
@@ -1650,12 +1659,17 @@ impl NativesockCtx {
             ));
         }
         self.gai_fault(Call::Getnameinfo)?;
+        if flags & libc::NI_NUMERICHOST != 0 {
+            // No host lookup: nothing that can block.
+            return sys::getnameinfo(address, flags);
+        }
         let address = address.clone();
         self.lookup(move || sys::getnameinfo(&address, flags), GaiError::system)
     }
 
-    /// Runs a name lookup so that the store's blocking time cap and cancel
-    /// handle reach it. A lookup blocks inside the C library (the resolver
+    /// Runs a host name lookup so that the store's blocking time cap and
+    /// cancel handle reach it (numeric hosts, which cannot block, are
+    /// answered on the store's thread). A lookup blocks inside the C library (the resolver
     /// retries through signals), so with a cap or a handle it runs on a
     /// thread of its own while this one waits: cut short, the call fails
     /// with `ETIMEDOUT` (cap, and [`LIMIT_EVENT`]) or `EINTR` (cancel),
