@@ -335,3 +335,56 @@ fn trust_cli_flags() {
         );
     }
 }
+
+/// Under a 1024-fd `RLIMIT_NOFILE` and a store cap above it, a guest that
+/// opens sockets until refused gets `EMFILE` from the host's reserve, and
+/// the CLI (run as its own process, with the lowered limit) goes on
+/// writing the guest's output and exits 0, not with a panic (101).
+#[test]
+fn trust_fd_limit() {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nativesock"));
+    cmd.args(["run", "--max-open-sockets", "100000", TRUST_FD_LIMIT])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: `setrlimit` is async-signal-safe; nothing else runs between
+    // fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+            limit.rlim_cur = 1024.min(limit.rlim_max);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    let (done, result) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    let output = result
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the CLI ended")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("opened ")
+            && first.ends_with(" sockets, then OSError: [Errno 24] Too many open files"),
+        "{first}"
+    );
+    let opened: usize = first.split(' ').nth(1).unwrap().parse().unwrap();
+    assert!((800..1024 - 64).contains(&opened), "{opened}");
+    assert!(stdout.contains("still writing 199\ndone\n"), "{stdout}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
