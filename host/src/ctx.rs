@@ -605,7 +605,24 @@ impl NativesockCtx {
     pub fn grant_fd(&mut self, fd: OwnedFd) -> RawFd {
         let n = fd.as_raw_fd();
         self.insert(fd);
+        self.note_passcred(n);
         n
+    }
+
+    /// Adds `n` to the fds with `SO_PASSCRED` or `SO_PASSPIDFD` on if its
+    /// socket has either: for the fds that come into the store already made
+    /// (granted, or received with `SCM_RIGHTS`: a guest could turn the
+    /// option on and pass the socket to itself).
+    fn note_passcred(&mut self, n: RawFd) {
+        let Ok(fd) = self.fd(n) else {
+            return;
+        };
+        let on = [libc::SO_PASSCRED, SO_PASSPIDFD].into_iter().any(|name| {
+            sys::getsockopt(fd, libc::SOL_SOCKET, name, 4).is_ok_and(|v| v.iter().any(|&b| b != 0))
+        });
+        if on {
+            self.passcred.insert(n);
+        }
     }
 
     /// Whether the store owns fd `fd`.
@@ -1449,7 +1466,8 @@ impl NativesockCtx {
                         over = true;
                         drop(fd);
                     } else if let Ok(fd) = self.admit(fd) {
-                        self.insert(fd);
+                        let n = self.insert(fd);
+                        self.note_passcred(n);
                     } else {
                         reserved = true;
                     }

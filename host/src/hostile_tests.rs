@@ -527,7 +527,22 @@ fn passcred_cannot_autobind_an_abstract_listener_without_the_grant() {
         .unwrap();
     assert_eq!(ctx.sendto(u, b"x", 0, &missing), Err(libc::EACCES));
     assert_eq!(ctx.getsockname(u).unwrap(), SockAddr::Unix(Vec::new()));
+    // Passed to itself and received under another number, still the same.
+    let (p, q) = ctx.socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
+    let rights = crate::sys::Cmsg {
+        level: libc::SOL_SOCKET,
+        kind: libc::SCM_RIGHTS,
+        data: u.to_ne_bytes().to_vec(),
+    };
+    ctx.sendmsg(p, &[b"x".as_slice()], &[rights], 0, None)
+        .unwrap();
+    ctx.close(u).unwrap();
+    let msg = ctx.recvmsg(q, 1, 64, 0).unwrap();
+    let v = i32::from_ne_bytes(msg.ancillary[0].data[..4].try_into().unwrap());
+    assert_eq!(ctx.sendto(v, b"x", 0, &missing), Err(libc::EACCES));
+    assert_eq!(ctx.getsockname(v).unwrap(), SockAddr::Unix(Vec::new()));
     assert_eq!(denials(&events, "connect"), 2);
+    assert_eq!(denials(&events, "sendto"), 2);
     assert_eq!(denials(&events, "listen"), 1);
 
     // A socket autobound behind the policy's back (here by the kernel,
