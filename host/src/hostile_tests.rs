@@ -73,6 +73,15 @@ fn denials(events: &Mutex<Vec<AuditEvent>>, operation: &str) -> usize {
         .count()
 }
 
+/// An `SCM_RIGHTS` item passing `fds`.
+fn rights(fds: &[RawFd]) -> crate::sys::Cmsg {
+    crate::sys::Cmsg {
+        level: libc::SOL_SOCKET,
+        kind: libc::SCM_RIGHTS,
+        data: fds.iter().flat_map(|n| n.to_ne_bytes()).collect(),
+    }
+}
+
 /// Nothing is waiting on a listener outside the store.
 fn no_connection(listener: &TcpListener) -> bool {
     listener.set_nonblocking(true).unwrap();
@@ -417,12 +426,8 @@ fn a_lingering_socket_parked_in_a_message_does_not_stall_the_drop() {
         .unwrap();
     fill(&mut ctx, c, 0);
     let (a, _b) = ctx.socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
-    let rights = crate::sys::Cmsg {
-        level: libc::SOL_SOCKET,
-        kind: libc::SCM_RIGHTS,
-        data: c.to_ne_bytes().to_vec(),
-    };
-    ctx.sendmsg(a, &[b"x".as_slice()], &[rights], 0, None)
+    let passing = rights(&[c]);
+    ctx.sendmsg(a, &[b"x".as_slice()], &[passing], 0, None)
         .unwrap();
     ctx.close(c).unwrap();
     let start = Instant::now();
@@ -442,12 +447,8 @@ fn sockets_in_flight_do_not_outlive_the_store() {
     ctx.listen(l, 8).unwrap();
     let port = port_of(&ctx.getsockname(l).unwrap());
     let (a, b) = ctx.socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
-    let rights = crate::sys::Cmsg {
-        level: libc::SOL_SOCKET,
-        kind: libc::SCM_RIGHTS,
-        data: [l, a, b].iter().flat_map(|n| n.to_ne_bytes()).collect(),
-    };
-    ctx.sendmsg(a, &[b"x".as_slice()], &[rights], 0, None)
+    let passing = rights(&[l, a, b]);
+    ctx.sendmsg(a, &[b"x".as_slice()], &[passing], 0, None)
         .unwrap();
     for fd in [l, a, b] {
         ctx.close(fd).unwrap();
@@ -475,12 +476,8 @@ fn parked_sockets_count_against_the_cap() {
             Ok(s) => s,
             Err(e) => break e,
         };
-        let rights = crate::sys::Cmsg {
-            level: libc::SOL_SOCKET,
-            kind: libc::SCM_RIGHTS,
-            data: s.to_ne_bytes().to_vec(),
-        };
-        match ctx.sendmsg(a, &[b"x".as_slice()], &[rights], 0, None) {
+        let passing = rights(&[s]);
+        match ctx.sendmsg(a, &[b"x".as_slice()], &[passing], 0, None) {
             Ok(_) => parked += 1,
             Err(e) => break e,
         }
@@ -529,12 +526,8 @@ fn passcred_cannot_autobind_an_abstract_listener_without_the_grant() {
     assert_eq!(ctx.getsockname(u).unwrap(), SockAddr::Unix(Vec::new()));
     // Passed to itself and received under another number, still the same.
     let (p, q) = ctx.socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0).unwrap();
-    let rights = crate::sys::Cmsg {
-        level: libc::SOL_SOCKET,
-        kind: libc::SCM_RIGHTS,
-        data: u.to_ne_bytes().to_vec(),
-    };
-    ctx.sendmsg(p, &[b"x".as_slice()], &[rights], 0, None)
+    let passing = rights(&[u]);
+    ctx.sendmsg(p, &[b"x".as_slice()], &[passing], 0, None)
         .unwrap();
     ctx.close(u).unwrap();
     let msg = ctx.recvmsg(q, 1, 64, 0).unwrap();
