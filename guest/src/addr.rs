@@ -222,18 +222,11 @@ pub(crate) trait Resolver {
 }
 
 /// Python's `type(v).__name__`.
-pub(crate) fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::None => "NoneType",
-        Value::Boolean(_) => "bool",
-        Value::Int(_) => "int",
-        Value::Float(_) => "float",
-        Value::Str(_) => "str",
-        Value::Bytes(_) => "bytes",
-    }
+pub(crate) fn type_name(v: &Value) -> &str {
+    crate::conv::type_name(v)
 }
 
-fn address_type_name(addr: &Address) -> &'static str {
+fn address_type_name(addr: &Address) -> &str {
     match addr {
         Address::Tuple(_) => "tuple",
         Address::List(_) => "list",
@@ -250,6 +243,8 @@ pub(crate) fn audit_scalar(v: &Value) -> AuditScalar {
         Value::Float(f) => AuditScalar::Float(*f),
         Value::Str(s) => AuditScalar::Str(s.clone()),
         Value::Bytes(b) => AuditScalar::Bytes(b.clone()),
+        Value::BigInt(digits) => AuditScalar::BigInt(digits.clone()),
+        Value::Object(type_name) => AuditScalar::Object(type_name.clone()),
     }
 }
 
@@ -261,29 +256,18 @@ enum IntError {
     Overflow,
 }
 
-fn not_an_integer(v: &Value) -> IntError {
-    IntError::Type(type_error(format!(
-        "'{}' object cannot be interpreted as an integer",
-        type_name(v)
-    )))
-}
-
-/// The `i` converter: a C int.
+/// The `i` converter: a C int; any overflow (past a C long too) is the
+/// one `getsockaddrarg` rewords.
 fn convert_i(v: &Value) -> Result<i32, IntError> {
-    match v {
-        Value::Int(i) => i32::try_from(*i).map_err(|_| IntError::Overflow),
-        Value::Boolean(b) => Ok(i32::from(*b)),
-        other => Err(not_an_integer(other)),
+    match crate::conv::index(v).map_err(IntError::Type)? {
+        crate::conv::PyInt::Long(i) => i32::try_from(i).map_err(|_| IntError::Overflow),
+        crate::conv::PyInt::Big { .. } => Err(IntError::Overflow),
     }
 }
 
 /// The `I` converter: an unsigned int, masked without overflow checking.
 fn convert_unsigned_mask(v: &Value) -> Result<u32, IntError> {
-    match v {
-        Value::Int(i) => Ok(*i as u32),
-        Value::Boolean(b) => Ok(u32::from(*b)),
-        other => Err(not_an_integer(other)),
-    }
+    crate::conv::arg_uint_mask(v).map_err(IntError::Type)
 }
 
 fn port_range_error(caller: &str) -> crate::bindings::exports::nativesock::socket::socket::Error {

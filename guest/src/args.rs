@@ -9,35 +9,48 @@ use crate::error::{PyResult, os_error_msg, plain, type_error, value_error};
 use crate::timeout;
 
 /// `socket.socket.__init__(family=-1, type=-1, proto=-1, fileno=None)`
-/// (`Lib/socket.py`): without `fileno`, a missing (or `-1`) family, type and
-/// proto become `AF_INET`, `SOCK_STREAM` and 0; with `fileno` they stay -1,
-/// to be read from the fd. Then the argument clinic converts the three with
-/// `_PyLong_AsInt` (before the `socket.__new__` audit event).
+/// (`Lib/socket.py`): without `fileno`, a missing family, type and proto,
+/// or one equal to -1 (`-1.0` too: `socket.py` compares with `==`), become
+/// `AF_INET`, `SOCK_STREAM` and 0; with `fileno` they stay -1, to be read
+/// from the fd. Then the argument clinic converts the three with
+/// `_PyLong_AsInt` (before the `socket.__new__` audit event); an explicit
+/// `None` is its `TypeError`.
 pub fn socket_init(
-    family: Option<i64>,
-    kind: Option<i64>,
-    proto: Option<i64>,
+    family: Option<&Value>,
+    kind: Option<&Value>,
+    proto: Option<&Value>,
     has_fileno: bool,
     af_inet: i32,
     sock_stream: i32,
 ) -> PyResult<(i32, i32, i32)> {
-    let pick = |v: Option<i64>, default: i32| -> i64 {
-        match v.unwrap_or(-1) {
-            -1 if !has_fileno => i64::from(default),
-            v => v,
+    let pick = |v: Option<&Value>, default: i32| -> PyResult<i32> {
+        match v {
+            None => Ok(if has_fileno { -1 } else { default }),
+            Some(v) if !has_fileno && equals_minus_one(v) => Ok(default),
+            Some(v) => conv::as_int(v),
         }
     };
     Ok((
-        conv::as_int(pick(family, af_inet))?,
-        conv::as_int(pick(kind, sock_stream))?,
-        conv::as_int(pick(proto, 0))?,
+        pick(family, af_inet)?,
+        pick(kind, sock_stream)?,
+        pick(proto, 0)?,
     ))
 }
 
-/// `fileno=`: `PyLong_AsSocket_t` (truncating), then `ValueError` when
-/// negative (`sock_initobj_impl`, after the audit event).
-pub fn fileno(fileno: i64) -> PyResult<i32> {
-    let fd = conv::as_socket_t(fileno);
+/// `v == -1` in Python, for the values `socket.py` compares.
+fn equals_minus_one(v: &Value) -> bool {
+    match v {
+        Value::Int(i) => *i == -1,
+        Value::Float(f) => *f == -1.0,
+        Value::BigInt(_) => conv::index(v).ok() == Some(conv::PyInt::Long(-1)),
+        _ => false,
+    }
+}
+
+/// `fileno=`: `PyLong_AsSocket_t` (a C long, truncated), then `ValueError`
+/// when negative (`sock_initobj_impl`, after the audit event).
+pub fn fileno(fileno: &Value) -> PyResult<i32> {
+    let fd = conv::as_socket_t(fileno)?;
     if fd < 0 {
         return Err(value_error("negative file descriptor"));
     }
@@ -65,7 +78,7 @@ pub fn initial_timeout(kind: i32, sock_nonblock: i32, default: i64) -> (i64, boo
 /// `sock_listen`: `PyArg_ParseTuple(args, "|i:listen", &backlog)` with the
 /// default `Py_MIN(SOMAXCONN, 128)`, and a negative backlog forced to 0
 /// ("which doesn't make sense anyway").
-pub fn listen_backlog(backlog: Option<i64>, somaxconn: Option<i64>) -> PyResult<i32> {
+pub fn listen_backlog(backlog: Option<&Value>, somaxconn: Option<i64>) -> PyResult<i32> {
     let backlog = match backlog {
         Some(b) => conv::arg_i(b)?,
         None => somaxconn.unwrap_or(128).clamp(0, 128) as i32,
@@ -82,11 +95,13 @@ pub fn setblocking(flag: &Value) -> PyResult<i64> {
     Ok(if block != 0 { timeout::NONE } else { 0 })
 }
 
-/// `recv`/`recvfrom`'s `"n|i"` arguments: flags first (a flags overflow
-/// wins over a negative size: `recv(-1, 2**31)` is the OverflowError), then
+/// `recv`/`recvfrom`'s `"n|i"` arguments: both converted in order, then
+/// the size checked (a flags overflow wins over a negative size:
+/// `recv(-1, 2**31)` is the OverflowError), then
 /// `ValueError("negative buffersize in recv")`.
-pub fn recv(bufsize: i64, flags: Option<i64>, method: &str) -> PyResult<(usize, i32)> {
-    let flags = conv::arg_i(flags.unwrap_or(0))?;
+pub fn recv(bufsize: &Value, flags: Option<&Value>, method: &str) -> PyResult<(usize, i32)> {
+    let bufsize = conv::arg_n(bufsize)?;
+    let flags = conv::arg_i_or(flags, 0)?;
     if bufsize < 0 {
         return Err(value_error(format!("negative buffersize in {method}")));
     }
@@ -126,9 +141,9 @@ pub enum GetOpt {
 /// an unsigned `socklen_t`, so -1 is huge), then for `AF_VSOCK` no buffer
 /// form, then `0 < buflen <= 1024`.
 pub fn getsockopt(
-    level: i64,
-    optname: i64,
-    buflen: Option<i64>,
+    level: &Value,
+    optname: &Value,
+    buflen: Option<&Value>,
     vsock: bool,
 ) -> PyResult<(i32, i32, GetOpt)> {
     let level = conv::arg_i(level)?;
@@ -174,10 +189,10 @@ pub enum SetOpt {
 /// `setsockopt() takes exactly 3 arguments (4 given)` (observed).
 /// `AF_VSOCK` sockets only try `"iiK"`.
 pub fn setsockopt(
-    level: i64,
-    optname: i64,
+    level: &Value,
+    optname: &Value,
     value: Value,
-    optlen: Option<i64>,
+    optlen: Option<&Value>,
     vsock: bool,
 ) -> PyResult<(i32, i32, SetOpt)> {
     let nargs = if optlen.is_some() { 4 } else { 3 };
@@ -195,8 +210,7 @@ pub fn setsockopt(
         let optname = conv::arg_i(optname)?;
         // `K` is `PyLong_AsUnsignedLongLongMask` on an int, no range check.
         let v = match &value {
-            Value::Int(i) => *i as u64,
-            Value::Boolean(b) => u64::from(*b),
+            Value::Int(_) | Value::Boolean(_) | Value::BigInt(_) => conv::index(&value)?.mask64(),
             other => return Err(conv::must_be("setsockopt", 3, "int", other)),
         };
         return Ok((level, optname, SetOpt::U64(v)));
@@ -205,13 +219,15 @@ pub fn setsockopt(
     // 1. "iii": setsockopt(level, opt, flag).
     if nargs == 3
         && let Some((l, o)) = ints
-        && let Ok(flag) = conv::as_long(&value).and_then(conv::arg_i)
+        && let Ok(flag) = conv::arg_i(&value)
     {
         return Ok((l, o, SetOpt::Int(flag)));
     }
     // 2. "iiO!I": setsockopt(level, opt, None, optlen).
-    if let (Some(optlen), Value::None, Some((l, o))) = (optlen, &value, ints) {
-        return Ok((l, o, SetOpt::Null(conv::arg_uint_mask(optlen))));
+    if let (Some(optlen), Value::None, Some((l, o))) = (optlen, &value, ints)
+        && let Ok(optlen) = conv::arg_uint_mask(optlen)
+    {
+        return Ok((l, o, SetOpt::Null(optlen)));
     }
     // 3. "iiy*": setsockopt(level, opt, buffer); its errors are the ones raised.
     if nargs != 3 {
@@ -241,6 +257,14 @@ mod tests {
         (a.into(), b.into())
     }
 
+    fn i(v: i64) -> Value {
+        Value::Int(v)
+    }
+
+    fn big(digits: &str) -> Value {
+        Value::BigInt(digits.into())
+    }
+
     #[test]
     fn socket_defaults_follow_socket_py() {
         assert_eq!(
@@ -248,11 +272,11 @@ mod tests {
             (2, 1, 0)
         );
         assert_eq!(
-            socket_init(Some(-1), Some(-1), Some(-1), false, 2, 1).unwrap(),
+            socket_init(Some(&i(-1)), Some(&i(-1)), Some(&i(-1)), false, 2, 1).unwrap(),
             (2, 1, 0)
         );
         assert_eq!(
-            socket_init(Some(10), Some(2), Some(17), false, 2, 1).unwrap(),
+            socket_init(Some(&i(10)), Some(&i(2)), Some(&i(17)), false, 2, 1).unwrap(),
             (10, 2, 17)
         );
         assert_eq!(
@@ -260,26 +284,68 @@ mod tests {
             (-1, -1, -1)
         );
         assert_eq!(
-            socket_init(Some(1), None, None, true, 2, 1).unwrap(),
+            socket_init(Some(&i(1)), None, None, true, 2, 1).unwrap(),
             (1, -1, -1)
         );
         assert_eq!(
-            msg(socket_init(Some(1 << 31), None, None, false, 2, 1)),
+            msg(socket_init(Some(&i(1 << 31)), None, None, false, 2, 1)),
             pair("OverflowError", "Python int too large to convert to C int")
         );
         assert_eq!(
-            msg(socket_init(None, None, Some(-(1 << 31) - 1), false, 2, 1)),
+            msg(socket_init(
+                None,
+                None,
+                Some(&i(-(1 << 31) - 1)),
+                false,
+                2,
+                1
+            )),
             pair("OverflowError", "Python int too large to convert to C int")
+        );
+        assert_eq!(
+            msg(socket_init(
+                Some(&big("18446744073709551621")),
+                None,
+                None,
+                false,
+                2,
+                1
+            )),
+            pair("OverflowError", "Python int too large to convert to C int")
+        );
+        // `socket.py` compares with -1 before converting; None is converted.
+        let minus_one = Value::Float(-1.0);
+        assert_eq!(
+            socket_init(Some(&minus_one), None, Some(&big("-1")), false, 2, 1).unwrap(),
+            (2, 1, 0)
+        );
+        assert_eq!(
+            msg(socket_init(Some(&Value::None), None, None, false, 2, 1)),
+            pair(
+                "TypeError",
+                "'NoneType' object cannot be interpreted as an integer"
+            )
         );
     }
 
     #[test]
     fn fileno_is_truncated_then_checked() {
-        assert_eq!(fileno(3).unwrap(), 3);
-        assert_eq!(fileno((1 << 32) + 3).unwrap(), 3);
+        assert_eq!(fileno(&i(3)).unwrap(), 3);
+        assert_eq!(fileno(&i((1 << 32) + 3)).unwrap(), 3);
+        assert_eq!(
+            msg(fileno(&big("-9223372036854775809"))),
+            pair("OverflowError", "Python int too large to convert to C long")
+        );
+        assert_eq!(
+            msg(fileno(&Value::Float(3.0))),
+            pair(
+                "TypeError",
+                "'float' object cannot be interpreted as an integer"
+            )
+        );
         for bad in [-1, -42, 1 << 31] {
             assert_eq!(
-                msg(fileno(bad)),
+                msg(fileno(&i(bad))),
                 pair("ValueError", "negative file descriptor")
             );
         }
@@ -319,16 +385,16 @@ mod tests {
         assert_eq!(listen_backlog(None, Some(4096)).unwrap(), 128);
         assert_eq!(listen_backlog(None, Some(64)).unwrap(), 64);
         assert_eq!(listen_backlog(None, None).unwrap(), 128);
-        assert_eq!(listen_backlog(Some(0), Some(4096)).unwrap(), 0);
-        assert_eq!(listen_backlog(Some(-1), Some(4096)).unwrap(), 0);
-        assert_eq!(listen_backlog(Some(-(1 << 31)), Some(4096)).unwrap(), 0);
-        assert_eq!(listen_backlog(Some(1000), Some(4096)).unwrap(), 1000);
+        assert_eq!(listen_backlog(Some(&i(0)), Some(4096)).unwrap(), 0);
+        assert_eq!(listen_backlog(Some(&i(-1)), Some(4096)).unwrap(), 0);
+        assert_eq!(listen_backlog(Some(&i(-(1 << 31))), Some(4096)).unwrap(), 0);
+        assert_eq!(listen_backlog(Some(&i(1000)), Some(4096)).unwrap(), 1000);
         assert_eq!(
-            msg(listen_backlog(Some(1 << 31), None)),
+            msg(listen_backlog(Some(&i(1 << 31)), None)),
             pair("OverflowError", "signed integer is greater than maximum")
         );
         assert_eq!(
-            msg(listen_backlog(Some(-(1 << 31) - 1), None)),
+            msg(listen_backlog(Some(&i(-(1 << 31) - 1)), None)),
             pair("OverflowError", "signed integer is less than minimum")
         );
     }
@@ -358,61 +424,89 @@ mod tests {
 
     #[test]
     fn recv_arguments() {
-        assert_eq!(recv(10, None, "recv").unwrap(), (10, 0));
-        assert_eq!(recv(0, Some(2), "recv").unwrap(), (0, 2));
+        assert_eq!(recv(&i(10), None, "recv").unwrap(), (10, 0));
+        assert_eq!(recv(&i(0), Some(&i(2)), "recv").unwrap(), (0, 2));
         assert_eq!(
-            msg(recv(-1, None, "recv")),
+            msg(recv(&i(-1), None, "recv")),
             pair("ValueError", "negative buffersize in recv")
         );
         assert_eq!(
-            msg(recv(-1, None, "recvfrom")),
+            msg(recv(&i(-1), None, "recvfrom")),
             pair("ValueError", "negative buffersize in recvfrom")
         );
         assert_eq!(
-            msg(recv(-1, Some(1 << 31), "recv")),
+            msg(recv(&i(-1), Some(&i(1 << 31)), "recv")),
             pair("OverflowError", "signed integer is greater than maximum")
+        );
+        assert_eq!(
+            msg(recv(&big("9223372036854775808"), None, "recv")),
+            pair(
+                "OverflowError",
+                "Python int too large to convert to C ssize_t"
+            )
+        );
+        assert_eq!(
+            msg(recv(&i(1), Some(&big("-9223372036854775809")), "recv")),
+            pair("OverflowError", "Python int too large to convert to C long")
+        );
+        assert_eq!(
+            msg(recv(&Value::Object("list".into()), None, "recv")),
+            pair(
+                "TypeError",
+                "'list' object cannot be interpreted as an integer"
+            )
         );
     }
 
     #[test]
     fn getsockopt_arguments() {
-        assert_eq!(getsockopt(1, 2, None, false).unwrap(), (1, 2, GetOpt::Int));
         assert_eq!(
-            getsockopt(1, 2, Some(0), false).unwrap(),
+            getsockopt(&i(1), &i(2), None, false).unwrap(),
             (1, 2, GetOpt::Int)
         );
         assert_eq!(
-            getsockopt(1, 4, Some(4), false).unwrap(),
+            getsockopt(&i(1), &i(2), Some(&i(0)), false).unwrap(),
+            (1, 2, GetOpt::Int)
+        );
+        assert_eq!(
+            getsockopt(&i(1), &i(4), Some(&i(4)), false).unwrap(),
             (1, 4, GetOpt::Bytes(4))
         );
         assert_eq!(
-            getsockopt(1, 4, Some(1024), false).unwrap(),
+            getsockopt(&i(1), &i(4), Some(&i(1024)), false).unwrap(),
             (1, 4, GetOpt::Bytes(1024))
         );
         for bad in [-1, 1025, 2000] {
             assert_eq!(
-                msg(getsockopt(1, 2, Some(bad), false)),
+                msg(getsockopt(&i(1), &i(2), Some(&i(bad)), false)),
                 pair("OSError", "getsockopt buflen out of range")
             );
         }
         assert_eq!(
-            msg(getsockopt(1 << 31, 1, None, false)),
+            msg(getsockopt(&i(1 << 31), &i(1), None, false)),
             pair("OverflowError", "signed integer is greater than maximum")
         );
         assert_eq!(
-            msg(getsockopt(1, 2, Some(1 << 31), false)),
+            msg(getsockopt(&i(1), &i(2), Some(&i(1 << 31)), false)),
             pair("OverflowError", "signed integer is greater than maximum")
         );
-        assert_eq!(getsockopt(1, 2, None, true).unwrap(), (1, 2, GetOpt::U64));
         assert_eq!(
-            msg(getsockopt(1, 2, Some(4), true)),
+            getsockopt(&i(1), &i(2), None, true).unwrap(),
+            (1, 2, GetOpt::U64)
+        );
+        assert_eq!(
+            msg(getsockopt(&i(1), &i(2), Some(&i(4)), true)),
             pair("OSError", "getsockopt string buffer not allowed")
         );
     }
 
     #[test]
     fn setsockopt_arguments_and_their_errors() {
-        let ok = |v: Value, optlen: Option<i64>| setsockopt(1, 2, v, optlen, false).unwrap().2;
+        let ok = |v: Value, optlen: Option<i64>| {
+            setsockopt(&i(1), &i(2), v, optlen.map(i).as_ref(), false)
+                .unwrap()
+                .2
+        };
         assert_eq!(ok(Value::Int(1), None), SetOpt::Int(1));
         assert_eq!(ok(Value::Boolean(true), None), SetOpt::Int(1));
         assert_eq!(
@@ -422,9 +516,19 @@ mod tests {
         assert_eq!(ok(Value::None, Some(4)), SetOpt::Null(4));
         assert_eq!(ok(Value::None, Some(-1)), SetOpt::Null(u32::MAX));
         assert_eq!(ok(Value::None, Some(1 << 32)), SetOpt::Null(0));
+        // "iiO!I" masks an int of any size: 2**64 + 5 is 5.
+        let masked = setsockopt(
+            &i(1),
+            &i(2),
+            Value::None,
+            Some(&big("18446744073709551621")),
+            false,
+        );
+        assert_eq!(masked.unwrap().2, SetOpt::Null(5));
 
-        let err =
-            |l: i64, o: i64, v: Value, optlen: Option<i64>| msg(setsockopt(l, o, v, optlen, false));
+        let err = |l: i64, o: i64, v: Value, optlen: Option<i64>| {
+            msg(setsockopt(&i(l), &i(o), v, optlen.map(i).as_ref(), false))
+        };
         let bytes_like = |t: &str| {
             pair(
                 "TypeError",
@@ -433,6 +537,8 @@ mod tests {
         };
         assert_eq!(err(1, 2, Value::Str("x".into()), None), bytes_like("str"));
         assert_eq!(err(1, 2, Value::Int(1 << 31), None), bytes_like("int"));
+        let huge = setsockopt(&i(1), &i(2), big("9223372036854775808"), None, false);
+        assert_eq!(msg(huge), bytes_like("int"));
         assert_eq!(err(1, 2, Value::None, None), bytes_like("NoneType"));
         assert_eq!(err(1, 2, Value::Float(1.5), None), bytes_like("float"));
         let three = pair(
@@ -450,26 +556,27 @@ mod tests {
 
     #[test]
     fn setsockopt_vsock() {
-        let ok = |v: Value| setsockopt(1, 2, v, None, true).unwrap().2;
+        let ok = |v: Value| setsockopt(&i(1), &i(2), v, None, true).unwrap().2;
         assert_eq!(ok(Value::Int(1)), SetOpt::U64(1));
         assert_eq!(ok(Value::Int(-1)), SetOpt::U64(u64::MAX));
         assert_eq!(ok(Value::Boolean(true)), SetOpt::U64(1));
+        assert_eq!(ok(big("18446744073709551621")), SetOpt::U64(5));
         assert_eq!(
-            msg(setsockopt(1, 2, Value::Bytes(vec![1]), None, true)),
+            msg(setsockopt(&i(1), &i(2), Value::Bytes(vec![1]), None, true)),
             pair(
                 "TypeError",
                 "setsockopt() argument 3 must be int, not bytes"
             )
         );
         assert_eq!(
-            msg(setsockopt(1, 2, Value::Float(1.5), None, true)),
+            msg(setsockopt(&i(1), &i(2), Value::Float(1.5), None, true)),
             pair(
                 "TypeError",
                 "setsockopt() argument 3 must be int, not float"
             )
         );
         assert_eq!(
-            msg(setsockopt(1, 2, Value::None, Some(4), true)),
+            msg(setsockopt(&i(1), &i(2), Value::None, Some(&i(4)), true)),
             pair(
                 "TypeError",
                 "setsockopt() takes exactly 3 arguments (4 given)"

@@ -81,8 +81,8 @@ pub fn create_connection(
     let infos = netdb::getaddrinfo(
         host,
         port,
-        Some(0),
-        Some(consts::c("SOCK_STREAM").into()),
+        Some(&Value::Int(0)),
+        Some(&Value::Int(consts::c("SOCK_STREAM").into())),
         None,
         None,
     )?;
@@ -91,9 +91,9 @@ pub fn create_connection(
         let mut sock: Option<PySocket> = None;
         let attempt = (|| {
             let s = sock.insert(PySocket::new(
-                Some(ai.family),
-                Some(ai.socket_type),
-                Some(ai.proto),
+                Some(&Value::Int(ai.family)),
+                Some(&Value::Int(ai.socket_type)),
+                Some(&Value::Int(ai.proto)),
                 None,
             )?);
             if let Some(t) = &timeout {
@@ -150,14 +150,16 @@ pub fn has_dualstack_ipv6() -> bool {
         return false;
     };
     let Ok(sock) = PySocket::new(
-        Some(af_inet6),
-        Some(consts::c("SOCK_STREAM").into()),
+        Some(&Value::Int(af_inet6)),
+        Some(&Value::Int(consts::c("SOCK_STREAM").into())),
         None,
         None,
     ) else {
         return false;
     };
-    let ok = sock.setsockopt(level, opt, Value::Int(0), None).is_ok();
+    let ok = sock
+        .setsockopt(Value::Int(level), Value::Int(opt), Value::Int(0), None)
+        .is_ok();
     let _ = sock.close();
     ok
 }
@@ -166,13 +168,19 @@ pub fn has_dualstack_ipv6() -> bool {
 /// (`Lib/socket.py` L870-937, the POSIX branch).
 pub fn create_server(
     address: Address,
-    family: Option<i64>,
-    backlog: Option<i64>,
+    family: Option<Value>,
+    backlog: Option<Value>,
     reuse_port: bool,
     dualstack_ipv6: bool,
 ) -> PyResult<Socket> {
-    let family = family.unwrap_or_else(|| consts::c("AF_INET").into());
+    let family = family.unwrap_or_else(|| Value::Int(consts::c("AF_INET").into()));
     let af_inet6 = consts::get("AF_INET6");
+    // `family == AF_INET6`, as `socket.py` compares (an int or a bool; a
+    // value of another type is never equal, and fails in `socket()`).
+    let is_inet6 =
+        af_inet6.is_some_and(|f| conv::index(&family).ok() == Some(conv::PyInt::Long(f)));
+    // `backlog=None` is `listen()`'s default.
+    let backlog = backlog.filter(|v| !matches!(v, Value::None));
     if reuse_port && consts::get("SO_REUSEPORT").is_none() {
         return Err(value_error("SO_REUSEPORT not supported on this platform"));
     }
@@ -180,33 +188,33 @@ pub fn create_server(
         if !has_dualstack_ipv6() {
             return Err(value_error("dualstack_ipv6 not supported on this platform"));
         }
-        if Some(family) != af_inet6 {
+        if !is_inet6 {
             return Err(value_error("dualstack_ipv6 requires AF_INET6 family"));
         }
     }
     let sock = PySocket::new(
-        Some(family),
-        Some(consts::c("SOCK_STREAM").into()),
+        Some(&family),
+        Some(&Value::Int(consts::c("SOCK_STREAM").into())),
         None,
         None,
     )?;
+    let int = Value::Int;
     let sol_socket = i64::from(consts::c("SOL_SOCKET"));
     let setup = || -> PyResult<()> {
         if let Some(opt) = consts::get("SO_REUSEADDR") {
             // "Fail later on bind(), for platforms which may not support this option."
-            let _ = sock.setsockopt(sol_socket, opt, Value::Int(1), None);
+            let _ = sock.setsockopt(int(sol_socket), int(opt), int(1), None);
         }
         if reuse_port {
             let opt = consts::get("SO_REUSEPORT").unwrap_or_default();
-            sock.setsockopt(sol_socket, opt, Value::Int(1), None)?;
+            sock.setsockopt(int(sol_socket), int(opt), int(1), None)?;
         }
-        if af_inet6.is_some()
-            && Some(family) == af_inet6
+        if is_inet6
             && let (Some(level), Some(opt)) =
                 (consts::get("IPPROTO_IPV6"), consts::get("IPV6_V6ONLY"))
         {
             let only = if dualstack_ipv6 { 0 } else { 1 };
-            sock.setsockopt(level, opt, Value::Int(only), None)?;
+            sock.setsockopt(int(level), int(opt), int(only), None)?;
         }
         if let Err(err) = sock.bind(address.clone()) {
             if !is_os_error(&err) {

@@ -19,22 +19,29 @@ impl Guest for Component {
     type Socket = PySocket;
 
     fn socketpair(
-        family: Option<i64>,
-        socket_type: Option<i64>,
-        proto: Option<i64>,
+        family: Option<Value>,
+        socket_type: Option<Value>,
+        proto: Option<Value>,
     ) -> PyResult<(Socket, Socket)> {
-        socket::socketpair(family, socket_type, proto)
+        socket::socketpair(family.as_ref(), socket_type.as_ref(), proto.as_ref())
     }
 
     fn getaddrinfo(
         host: Value,
         port: Value,
-        family: Option<i64>,
-        socket_type: Option<i64>,
-        proto: Option<i64>,
-        flags: Option<i64>,
+        family: Option<Value>,
+        socket_type: Option<Value>,
+        proto: Option<Value>,
+        flags: Option<Value>,
     ) -> PyResult<Vec<Addrinfo>> {
-        netdb::getaddrinfo(host, port, family, socket_type, proto, flags)
+        netdb::getaddrinfo(
+            host,
+            port,
+            family.as_ref(),
+            socket_type.as_ref(),
+            proto.as_ref(),
+            flags.as_ref(),
+        )
     }
 
     fn gethostbyname(hostname: Value) -> PyResult<String> {
@@ -49,8 +56,8 @@ impl Guest for Component {
         netdb::gethostbyaddr(ip_address)
     }
 
-    fn getnameinfo(sockaddr: Address, flags: i64) -> PyResult<(String, String)> {
-        netdb::getnameinfo(sockaddr, flags)
+    fn getnameinfo(sockaddr: Address, flags: Value) -> PyResult<(String, String)> {
+        netdb::getnameinfo(sockaddr, &flags)
     }
 
     fn gethostname() -> PyResult<String> {
@@ -61,8 +68,8 @@ impl Guest for Component {
         netdb::getservbyname(servicename, protocolname)
     }
 
-    fn getservbyport(port: i64, protocolname: Option<String>) -> PyResult<String> {
-        netdb::getservbyport(port, protocolname)
+    fn getservbyport(port: Value, protocolname: Option<String>) -> PyResult<String> {
+        netdb::getservbyport(&port, protocolname)
     }
 
     fn create_connection(
@@ -76,8 +83,8 @@ impl Guest for Component {
 
     fn create_server(
         address: Address,
-        family: Option<i64>,
-        backlog: Option<i64>,
+        family: Option<Value>,
+        backlog: Option<Value>,
         reuse_port: bool,
         dualstack_ipv6: bool,
     ) -> PyResult<Socket> {
@@ -96,16 +103,16 @@ impl Guest for Component {
         timeout::set_default_timeout(&value)
     }
 
-    fn dup_fd(fd: i64) -> PyResult<i64> {
-        socket::dup_fd(fd)
+    fn dup_fd(fd: Value) -> PyResult<i64> {
+        socket::dup_fd(&fd)
     }
 
     fn getfqdn(name: String) -> PyResult<String> {
         netdb::getfqdn(name)
     }
 
-    fn close_fd(fd: i64) -> PyResult<()> {
-        socket::close_fd(fd)
+    fn close_fd(fd: Value) -> PyResult<()> {
+        socket::close_fd(&fd)
     }
 
     /// The host's value for a name the Python `socket` module (or, for

@@ -34,16 +34,17 @@ fn c_str(b: &[u8]) -> &[u8] {
 pub fn getaddrinfo(
     host: Value,
     port: Value,
-    family: Option<i64>,
-    kind: Option<i64>,
-    proto: Option<i64>,
-    flags: Option<i64>,
+    family: Option<&Value>,
+    kind: Option<&Value>,
+    proto: Option<&Value>,
+    flags: Option<&Value>,
 ) -> PyResult<Vec<Addrinfo>> {
-    // "OO|iiii:getaddrinfo": the ints are converted first.
-    let family = conv::arg_i(family.unwrap_or(0))?;
-    let kind = conv::arg_i(kind.unwrap_or(0))?;
-    let proto = conv::arg_i(proto.unwrap_or(0))?;
-    let flags = conv::arg_i(flags.unwrap_or(0))?;
+    // "OO|iiii:getaddrinfo": the ints are converted first, then the host
+    // and the port, then the audit event (the order of 3.11.7).
+    let family = conv::arg_i_or(family, 0)?;
+    let kind = conv::arg_i_or(kind, 0)?;
+    let proto = conv::arg_i_or(proto, 0)?;
+    let flags = conv::arg_i_or(flags, 0)?;
     let hptr: Option<Vec<u8>> = match &host {
         Value::None => None,
         Value::Str(s) => Some(addr::idna_encode(s)?),
@@ -54,9 +55,10 @@ pub fn getaddrinfo(
             ));
         }
     };
-    // `PyLong_CheckExact`: a bool is not an int here.
+    // `PyLong_CheckExact` (a bool is not an int here), then `"%ld"` of
+    // `PyLong_AsLong`.
     let pptr: Option<Vec<u8>> = match &port {
-        Value::Int(i) => Some(i.to_string().into_bytes()),
+        Value::Int(_) | Value::BigInt(_) => Some(conv::as_long(&port)?.to_string().into_bytes()),
         Value::Str(s) => Some(s.as_bytes().to_vec()),
         Value::Bytes(b) => Some(b.clone()),
         Value::None => None,
@@ -177,7 +179,7 @@ pub fn gethostbyaddr(ip_address: Value) -> PyResult<Hostent> {
 /// `socket.getnameinfo(sockaddr, flags)` (L6660): the tuple's
 /// `"si|II"` parse, the flowinfo range, the audit event, a numeric
 /// `getaddrinfo` of the host, then `getnameinfo`.
-pub fn getnameinfo(sockaddr: Address, flags: i64) -> PyResult<(String, String)> {
+pub fn getnameinfo(sockaddr: Address, flags: &Value) -> PyResult<(String, String)> {
     let flags = conv::arg_i(flags)?;
     let Address::Tuple(items) = &sockaddr else {
         return Err(type_error("getnameinfo() argument 1 must be a tuple"));
@@ -193,18 +195,10 @@ pub fn getnameinfo(sockaddr: Address, flags: i64) -> PyResult<(String, String)> 
     if host.contains('\0') {
         return Err(type_error(ILLEGAL));
     }
-    let port = match port {
-        Value::Int(i) => conv::arg_i(*i)?,
-        Value::Boolean(b) => i32::from(*b),
-        other => return Err(conv::not_an_integer(other)),
-    };
+    let port = conv::arg_i(port)?;
     let mut ints = [0u32; 2];
     for (slot, v) in ints.iter_mut().zip(rest) {
-        *slot = match v {
-            Value::Int(i) => *i as u32,
-            Value::Boolean(b) => u32::from(*b),
-            other => return Err(conv::not_an_integer(other)),
-        };
+        *slot = conv::arg_uint_mask(v)?;
     }
     let [flowinfo, scope_id] = ints;
     if flowinfo > 0xfffff {
@@ -285,7 +279,7 @@ pub fn getservbyname(name: String, proto: Option<String>) -> PyResult<i64> {
 
 /// `socket.getservbyport(port[, protocolname])`: `"i|s"`, then the range
 /// check, then the audit event.
-pub fn getservbyport(port: i64, proto: Option<String>) -> PyResult<String> {
+pub fn getservbyport(port: &Value, proto: Option<String>) -> PyResult<String> {
     let port = conv::arg_i(port)?;
     let port =
         u16::try_from(port).map_err(|_| overflow_error("getservbyport: port must be 0-65535."))?;

@@ -56,6 +56,11 @@ pub fn value_truthy(v: &Value) -> bool {
         Value::None => false,
         Value::Boolean(b) => *b,
         Value::Int(i) => *i != 0,
+        // A big-int is never 0 (a binding sends one only outside `s64`),
+        // and another object is true, as `object.__bool__` is, unless the
+        // binding said otherwise by converting it.
+        Value::BigInt(digits) => digits.bytes().any(|b| (b'1'..=b'9').contains(&b)),
+        Value::Object(_) => true,
         Value::Float(f) => *f != 0.0,
         Value::Str(s) => !s.is_empty(),
         Value::Bytes(b) => !b.is_empty(),
@@ -104,6 +109,8 @@ pub fn value_repr(v: &Value) -> String {
         Value::Boolean(true) => "True".to_string(),
         Value::Boolean(false) => "False".to_string(),
         Value::Int(i) => i.to_string(),
+        Value::BigInt(digits) => big_int_repr(digits),
+        Value::Object(type_name) => format!("<{type_name} object>"),
         Value::Float(f) => float_repr(*f),
         Value::Str(s) => str_repr(s),
         Value::Bytes(b) => bytes_repr(b),
@@ -119,6 +126,20 @@ fn quote_for(has_single: bool, has_double: bool) -> char {
 /// approximated with the ranges that matter in practice (C1 controls,
 /// Unicode spaces and format characters, private use); CPython consults the
 /// full Unicode database.
+/// `repr()` of an int written in decimal by a binding: no `+`, no leading zeros.
+fn big_int_repr(digits: &str) -> String {
+    let (sign, rest) = match digits.strip_prefix('-') {
+        Some(r) => ("-", r),
+        None => ("", digits.strip_prefix('+').unwrap_or(digits)),
+    };
+    let rest = rest.trim_start_matches('0');
+    if rest.is_empty() {
+        "0".into()
+    } else {
+        format!("{sign}{rest}")
+    }
+}
+
 pub fn str_repr(s: &str) -> String {
     let quote = quote_for(s.contains('\''), s.contains('"'));
     let mut out = String::with_capacity(s.len() + 2);

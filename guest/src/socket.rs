@@ -15,7 +15,7 @@ use crate::addr;
 use crate::args::{self, GetOpt, SetOpt};
 use crate::audit::audit;
 use crate::bindings::exports::nativesock::socket::socket::{
-    Address, Ancillary, GuestSocket, Message, Received, Socket, SockoptValue, Value,
+    Address, Ancillary, AncillaryItem, GuestSocket, Message, Received, Socket, SockoptValue, Value,
 };
 use crate::bindings::nativesock::socket::native::{
     self, AuditArg, AuditScalar, CmsgHeader, Sockaddr, SocketRef,
@@ -106,10 +106,10 @@ impl PySocket {
     /// `socket.socket(family, type, proto, fileno)`: `socket.py`'s defaults,
     /// then `sock_initobj_impl` (L5195-5390).
     pub fn new(
-        family: Option<i64>,
-        kind: Option<i64>,
-        proto: Option<i64>,
-        fileno: Option<i64>,
+        family: Option<&Value>,
+        kind: Option<&Value>,
+        proto: Option<&Value>,
+        fileno: Option<&Value>,
     ) -> PyResult<PySocket> {
         Self::build(family, kind, proto, fileno, false)
     }
@@ -120,22 +120,25 @@ impl PySocket {
     /// validation fails (`socket.py` simply drops the int); a sandbox should
     /// not keep a connection open that nothing can reach.
     fn wrap_own_fd(family: i32, kind: i32, proto: i32, fd: i32) -> PyResult<PySocket> {
+        let int = |i: i32| Value::Int(i.into());
         Self::build(
-            Some(family.into()),
-            Some(kind.into()),
-            Some(proto.into()),
-            Some(fd.into()),
+            Some(&int(family)),
+            Some(&int(kind)),
+            Some(&int(proto)),
+            Some(&int(fd)),
             true,
         )
     }
 
     fn build(
-        family: Option<i64>,
-        kind: Option<i64>,
-        proto: Option<i64>,
-        fileno: Option<i64>,
+        family: Option<&Value>,
+        kind: Option<&Value>,
+        proto: Option<&Value>,
+        fileno: Option<&Value>,
         own_fd: bool,
     ) -> PyResult<PySocket> {
+        // `fileno=None` is the default.
+        let fileno = fileno.filter(|v| !matches!(v, Value::None));
         let before_init = || -> PyResult<(i32, i32, i32, Option<i32>)> {
             let (family, kind, proto) = args::socket_init(
                 family,
@@ -173,8 +176,8 @@ impl PySocket {
             }
         };
         let (family, kind, proto, fd) = before_init().inspect_err(|_| {
-            if let (true, Some(fileno)) = (own_fd, fileno) {
-                discard_fd(conv::as_socket_t(fileno));
+            if let (true, Some(Ok(fd))) = (own_fd, fileno.map(conv::as_socket_t)) {
+                discard_fd(fd);
             }
         })?;
         let fd = match fd {
@@ -446,12 +449,18 @@ fn sock_connect_impl(fd: i32) -> Result<(), i32> {
 
 impl GuestSocket for PySocket {
     fn create(
-        family: Option<i64>,
-        socket_type: Option<i64>,
-        proto: Option<i64>,
-        fileno: Option<i64>,
+        family: Option<Value>,
+        socket_type: Option<Value>,
+        proto: Option<Value>,
+        fileno: Option<Value>,
     ) -> PyResult<Socket> {
-        PySocket::new(family, socket_type, proto, fileno).map(Socket::new)
+        PySocket::new(
+            family.as_ref(),
+            socket_type.as_ref(),
+            proto.as_ref(),
+            fileno.as_ref(),
+        )
+        .map(Socket::new)
     }
 
     fn family(&self) -> i64 {
@@ -577,7 +586,8 @@ impl GuestSocket for PySocket {
         native::bind(self.fd.get(), &sa).map_err(os_error)
     }
 
-    fn listen(&self, backlog: Option<i64>) -> PyResult<()> {
+    fn listen(&self, backlog: Option<Value>) -> PyResult<()> {
+        let backlog = backlog.as_ref();
         let backlog = args::listen_backlog(backlog, consts::get("SOMAXCONN"))?;
         native::listen(self.fd.get(), backlog).map_err(os_error)
     }
@@ -613,8 +623,8 @@ impl GuestSocket for PySocket {
         python_address(&sa)
     }
 
-    fn send(&self, data: Vec<u8>, flags: Option<i64>) -> PyResult<u64> {
-        let flags = conv::arg_i(flags.unwrap_or(0))?;
+    fn send(&self, data: Vec<u8>, flags: Option<Value>) -> PyResult<u64> {
+        let flags = conv::arg_i_or(flags.as_ref(), 0)?;
         let n = self.sock_call(true, |fd| native::send(fd, &data, flags))?;
         Ok(n.into())
     }
@@ -624,8 +634,8 @@ impl GuestSocket for PySocket {
     /// signal handlers run after every partial send ("send() can return a
     /// successful partial write when it is interrupted"). At least one
     /// `send` is made, even for empty data.
-    fn sendall(&self, data: Vec<u8>, flags: Option<i64>) -> PyResult<()> {
-        let flags = conv::arg_i(flags.unwrap_or(0))?;
+    fn sendall(&self, data: Vec<u8>, flags: Option<Value>) -> PyResult<()> {
+        let flags = conv::arg_i_or(flags.as_ref(), 0)?;
         let sock_timeout = self.timeout.get();
         let has_timeout = sock_timeout > 0;
         let mut timeout = sock_timeout;
@@ -657,8 +667,8 @@ impl GuestSocket for PySocket {
 
     /// `sock_sendto`: flags, then the address (`sendto(): port must be
     /// 0-65535.`), then the `socket.sendto` audit event, then the call.
-    fn sendto(&self, data: Vec<u8>, flags: Option<i64>, address: Address) -> PyResult<u64> {
-        let flags = conv::arg_i(flags.unwrap_or(0))?;
+    fn sendto(&self, data: Vec<u8>, flags: Option<Value>, address: Address) -> PyResult<u64> {
+        let flags = conv::arg_i_or(flags.as_ref(), 0)?;
         let sa = addr::getsockaddrarg(self.family, &address, "sendto")?;
         self.audit_address("socket.sendto", &address)?;
         let n = self.sock_call(true, |fd| native::sendto(fd, &data, flags, &sa))?;
@@ -667,8 +677,8 @@ impl GuestSocket for PySocket {
 
     /// `sock_recv`: `recv(0)` returns `b''` before any syscall, even on a
     /// closed socket (`sock_recv_guts` L3525).
-    fn recv(&self, bufsize: i64, flags: Option<i64>) -> PyResult<Vec<u8>> {
-        let (len, flags) = args::recv(bufsize, flags, "recv")?;
+    fn recv(&self, bufsize: Value, flags: Option<Value>) -> PyResult<Vec<u8>> {
+        let (len, flags) = args::recv(&bufsize, flags.as_ref(), "recv")?;
         let (mut data, n) = self.recv_guts(len, flags)?;
         // `_PyBytes_Resize(&buf, outlen)`: with `MSG_TRUNC` the bytes object
         // grows to the datagram's real length; CPython leaves the tail
@@ -679,8 +689,12 @@ impl GuestSocket for PySocket {
 
     /// `sock_recvfrom`: no `len == 0` shortcut here, and the family must be
     /// one `getsockaddrlen` knows.
-    fn recvfrom(&self, bufsize: i64, flags: Option<i64>) -> PyResult<(Vec<u8>, Option<Address>)> {
-        let (len, flags) = args::recv(bufsize, flags, "recvfrom")?;
+    fn recvfrom(
+        &self,
+        bufsize: Value,
+        flags: Option<Value>,
+    ) -> PyResult<(Vec<u8>, Option<Address>)> {
+        let (len, flags) = args::recv(&bufsize, flags.as_ref(), "recvfrom")?;
         let (mut data, n, address) = self.recvfrom_guts(len, flags)?;
         // As in `recv`: the bytes object has the length the call returned.
         data.resize(usize::try_from(n).unwrap_or(data.len()).max(data.len()), 0);
@@ -693,12 +707,12 @@ impl GuestSocket for PySocket {
     fn recv_into(
         &self,
         buffer_length: u64,
-        nbytes: Option<i64>,
-        flags: Option<i64>,
+        nbytes: Option<Value>,
+        flags: Option<Value>,
     ) -> PyResult<Received> {
-        let flags = conv::arg_i(flags.unwrap_or(0))?;
+        let flags = conv::arg_i_or(flags.as_ref(), 0)?;
         let buflen = i64::try_from(buffer_length).unwrap_or(i64::MAX);
-        let mut recvlen = nbytes.unwrap_or(0);
+        let mut recvlen = nbytes.as_ref().map_or(Ok(0), conv::arg_n)?;
         if recvlen < 0 {
             return Err(value_error("negative buffersize in recv_into"));
         }
@@ -717,12 +731,12 @@ impl GuestSocket for PySocket {
     fn recvfrom_into(
         &self,
         buffer_length: u64,
-        nbytes: Option<i64>,
-        flags: Option<i64>,
+        nbytes: Option<Value>,
+        flags: Option<Value>,
     ) -> PyResult<(Received, Option<Address>)> {
-        let flags = conv::arg_i(flags.unwrap_or(0))?;
+        let flags = conv::arg_i_or(flags.as_ref(), 0)?;
         let buflen = i64::try_from(buffer_length).unwrap_or(i64::MAX);
-        let mut recvlen = nbytes.unwrap_or(0);
+        let mut recvlen = nbytes.as_ref().map_or(Ok(0), conv::arg_n)?;
         if recvlen < 0 {
             return Err(value_error("negative buffersize in recvfrom_into"));
         }
@@ -744,11 +758,11 @@ impl GuestSocket for PySocket {
     fn sendmsg(
         &self,
         buffers: Vec<Vec<u8>>,
-        ancdata: Vec<Ancillary>,
-        flags: Option<i64>,
+        ancdata: Vec<AncillaryItem>,
+        flags: Option<Value>,
         address: Option<Address>,
     ) -> PyResult<u64> {
-        let flags = conv::arg_i(flags.unwrap_or(0))?;
+        let flags = conv::arg_i_or(flags.as_ref(), 0)?;
         let address = address.filter(|a| !matches!(a, Address::Scalar(Value::None)));
         let sa = match &address {
             Some(a) => {
@@ -770,8 +784,8 @@ impl GuestSocket for PySocket {
             .iter()
             .map(|a| {
                 Ok(CmsgHeader {
-                    level: conv::arg_i(a.level)?,
-                    kind: conv::arg_i(a.kind)?,
+                    level: conv::arg_i(&a.level)?,
+                    kind: conv::arg_i(&a.kind)?,
                     length: wasm_len(a.data.len()),
                 })
             })
@@ -790,16 +804,18 @@ impl GuestSocket for PySocket {
     /// to `bufsize` (CPython only ever shrinks it).
     fn recvmsg(
         &self,
-        bufsize: i64,
-        ancbufsize: Option<i64>,
-        flags: Option<i64>,
+        bufsize: Value,
+        ancbufsize: Option<Value>,
+        flags: Option<Value>,
     ) -> PyResult<Message> {
-        let flags = conv::arg_i(flags.unwrap_or(0))?;
+        let bufsize = conv::arg_n(&bufsize)?;
+        let ancbufsize = ancbufsize.as_ref().map_or(Ok(0), conv::arg_n)?;
+        let flags = conv::arg_i_or(flags.as_ref(), 0)?;
         if bufsize < 0 {
             return Err(value_error("negative buffer size in recvmsg()"));
         }
         args::bytes_of(bufsize)?;
-        let mut msg = self.recvmsg_guts(bufsize as u64, ancbufsize.unwrap_or(0), flags)?;
+        let mut msg = self.recvmsg_guts(bufsize as u64, ancbufsize, flags)?;
         msg.nbytes = msg.data.len() as u64;
         Ok(msg)
     }
@@ -809,25 +825,31 @@ impl GuestSocket for PySocket {
     fn recvmsg_into(
         &self,
         buffer_lengths: Vec<u64>,
-        ancbufsize: Option<i64>,
-        flags: Option<i64>,
+        ancbufsize: Option<Value>,
+        flags: Option<Value>,
     ) -> PyResult<Message> {
-        let flags = conv::arg_i(flags.unwrap_or(0))?;
+        let ancbufsize = ancbufsize.as_ref().map_or(Ok(0), conv::arg_n)?;
+        let flags = conv::arg_i_or(flags.as_ref(), 0)?;
         let total = buffer_lengths
             .iter()
             .fold(0u64, |acc, &n| acc.saturating_add(n));
-        self.recvmsg_guts(total, ancbufsize.unwrap_or(0), flags)
+        self.recvmsg_guts(total, ancbufsize, flags)
     }
 
     /// `sock_shutdown`: `how` through `_PyLong_AsInt`.
-    fn shutdown(&self, how: i64) -> PyResult<()> {
-        let how = conv::as_int(how)?;
+    fn shutdown(&self, how: Value) -> PyResult<()> {
+        let how = conv::as_int(&how)?;
         native::shutdown(self.fd.get(), how).map_err(os_error)
     }
 
-    fn getsockopt(&self, level: i64, optname: i64, buflen: Option<i64>) -> PyResult<SockoptValue> {
+    fn getsockopt(
+        &self,
+        level: Value,
+        optname: Value,
+        buflen: Option<Value>,
+    ) -> PyResult<SockoptValue> {
         let vsock = is_family(self.family, "AF_VSOCK");
-        let (level, optname, what) = args::getsockopt(level, optname, buflen, vsock)?;
+        let (level, optname, what) = args::getsockopt(&level, &optname, buflen.as_ref(), vsock)?;
         let fd = self.fd.get();
         match what {
             GetOpt::Int => {
@@ -849,13 +871,14 @@ impl GuestSocket for PySocket {
 
     fn setsockopt(
         &self,
-        level: i64,
-        optname: i64,
+        level: Value,
+        optname: Value,
         value: Value,
-        optlen: Option<i64>,
+        optlen: Option<Value>,
     ) -> PyResult<()> {
         let vsock = is_family(self.family, "AF_VSOCK");
-        let (level, optname, what) = args::setsockopt(level, optname, value, optlen, vsock)?;
+        let (level, optname, what) =
+            args::setsockopt(&level, &optname, value, optlen.as_ref(), vsock)?;
         let fd = self.fd.get();
         let res = match what {
             SetOpt::Int(v) => native::setsockopt(fd, level, optname, &v.to_le_bytes()),
@@ -873,13 +896,17 @@ impl GuestSocket for PySocket {
 /// detached and rewrapped as `socket(family, type, proto, fileno)`, which
 /// raises `socket.__new__` once per end.
 pub fn socketpair(
-    family: Option<i64>,
-    kind: Option<i64>,
-    proto: Option<i64>,
+    family: Option<&Value>,
+    kind: Option<&Value>,
+    proto: Option<&Value>,
 ) -> PyResult<(Socket, Socket)> {
-    let family = conv::arg_i(family.unwrap_or_else(|| consts::c("AF_UNIX").into()))?;
-    let kind = conv::arg_i(kind.unwrap_or_else(|| consts::c("SOCK_STREAM").into()))?;
-    let proto = conv::arg_i(proto.unwrap_or(0))?;
+    // `family=None` is `AF_UNIX`; the others have int defaults.
+    let family = conv::arg_i_or(
+        family.filter(|v| !matches!(v, Value::None)),
+        consts::c("AF_UNIX"),
+    )?;
+    let kind = conv::arg_i_or(kind, consts::c("SOCK_STREAM"))?;
+    let proto = conv::arg_i_or(proto, 0)?;
     let (a, b) =
         native::socketpair(family, kind | flag("SOCK_CLOEXEC"), proto).map_err(os_error)?;
     let wrap = |fd: i32| -> PyResult<PySocket> {
@@ -898,16 +925,16 @@ pub fn socketpair(
 
 /// `socket.dup(fd)` (`_socket_dup`): `fd` converted like `PyLong_AsSocket_t`,
 /// then `_Py_dup` (`F_DUPFD_CLOEXEC`).
-pub fn dup_fd(fd: i64) -> PyResult<i64> {
-    native::dup(conv::as_socket_t(fd))
+pub fn dup_fd(fd: &Value) -> PyResult<i64> {
+    native::dup(conv::as_socket_t(fd)?)
         .map(i64::from)
         .map_err(os_error)
 }
 
 /// `socket.close(fd)` (`_socket_close_impl`): `fd` converted like
 /// `PyLong_AsSocket_t` (truncated), ECONNRESET ignored.
-pub fn close_fd(fd: i64) -> PyResult<()> {
-    match native::close(conv::as_socket_t(fd)) {
+pub fn close_fd(fd: &Value) -> PyResult<()> {
+    match native::close(conv::as_socket_t(fd)?) {
         Err(e) if e != error::errno("ECONNRESET") => Err(os_error(e)),
         _ => Ok(()),
     }

@@ -53,6 +53,10 @@ pub fn parse(value: &Value) -> PyResult<i64> {
         Value::Float(d) => from_double(*d)?,
         Value::Int(i) => from_int(*i)?,
         Value::Boolean(b) => from_int(i64::from(*b))?,
+        Value::BigInt(_) => match conv::index(value)? {
+            conv::PyInt::Long(i) => from_int(i)?,
+            conv::PyInt::Big { .. } => return Err(too_large()),
+        },
         other => return Err(conv::not_an_integer(other)),
     };
     if ns < 0 {
@@ -81,9 +85,11 @@ fn from_double(seconds: f64) -> PyResult<i64> {
 
 /// `_PyTime_FromObject` for an int: `sec * SEC_TO_NS` with overflow check.
 fn from_int(seconds: i64) -> PyResult<i64> {
-    seconds
-        .checked_mul(SEC_TO_NS)
-        .ok_or_else(|| overflow_error("timestamp too large to convert to C _PyTime_t"))
+    seconds.checked_mul(SEC_TO_NS).ok_or_else(too_large)
+}
+
+fn too_large() -> crate::bindings::exports::nativesock::socket::socket::Error {
+    overflow_error("timestamp too large to convert to C _PyTime_t")
 }
 
 /// `gettimeout()`: `None` when negative, else `_PyTime_AsSecondsDouble`,

@@ -64,12 +64,18 @@ pub enum AuditScalar {
     Boolean(bool),
     /// An int.
     Int(i64),
+    /// An int outside `i64`, in decimal, as the guest passed it (a Python
+    /// program's `getaddrinfo('localhost', 2**64)` raises the audit event
+    /// before the port is converted).
+    BigInt(String),
     /// A float.
     Float(f64),
     /// A str.
     Str(String),
     /// A bytes object.
     Bytes(Vec<u8>),
+    /// Any other object, by its type's name (`list`...).
+    Object(String),
 }
 
 /// One argument of an audit event (mirrors the WIT `audit-arg`).
@@ -97,9 +103,10 @@ impl AuditEvent {
     /// The event as one line of JSON, for logs:
     /// `{"event":"socket.connect","args":[{"socket":{"family":2,"fd":3,"proto":0,"type":1}},["127.0.0.1",80]]}`.
     ///
-    /// `None` is `null`, a tuple an array, bytes `{"bytes":"<hex>"}`, and a
+    /// `None` is `null`, a tuple an array, bytes `{"bytes":"<hex>"}`, a
     /// float that JSON cannot hold (`nan`, `inf`, `-inf`) its Python repr
-    /// as `{"float":"nan"}`.
+    /// as `{"float":"nan"}`, an int outside `i64` `{"int":"<decimal>"}`,
+    /// another object `{"object":"<type name>"}`.
     pub fn to_json(&self) -> String {
         // The name first, for people reading the log.
         let name = serde_json::Value::from(self.name.as_str());
@@ -114,6 +121,8 @@ fn scalar_json(s: &AuditScalar) -> serde_json::Value {
         AuditScalar::None => Value::Null,
         AuditScalar::Boolean(b) => json!(b),
         AuditScalar::Int(i) => json!(i),
+        AuditScalar::BigInt(digits) => json!({ "int": digits }),
+        AuditScalar::Object(type_name) => json!({ "object": type_name }),
         AuditScalar::Float(f) if f.is_finite() => json!(f),
         AuditScalar::Float(f) if f.is_nan() => json!({ "float": "nan" }),
         AuditScalar::Float(f) if *f > 0.0 => json!({ "float": "inf" }),
@@ -240,11 +249,17 @@ mod tests {
                 AuditArg::Scalar(AuditScalar::Float(f64::NAN)),
                 AuditArg::Scalar(AuditScalar::Float(f64::NEG_INFINITY)),
                 AuditArg::Scalar(AuditScalar::Bytes(b"\0ab".to_vec())),
+                AuditArg::Tuple(vec![
+                    AuditScalar::Str("::1".into()),
+                    AuditScalar::Int(1),
+                    AuditScalar::BigInt("18446744073709551621".into()),
+                ]),
+                AuditArg::Scalar(AuditScalar::Object("list".into())),
             ],
         };
         assert_eq!(
             event.to_json(),
-            r#"{"event":"socket.connect","args":[{"socket":{"family":2,"fd":3,"proto":0,"type":1}},["127.0.0.1",80],null,true,1.5,{"float":"nan"},{"float":"-inf"},{"bytes":"006162"}]}"#
+            r#"{"event":"socket.connect","args":[{"socket":{"family":2,"fd":3,"proto":0,"type":1}},["127.0.0.1",80],null,true,1.5,{"float":"nan"},{"float":"-inf"},{"bytes":"006162"},["::1",1,{"int":"18446744073709551621"}],{"object":"list"}]}"#
         );
     }
 

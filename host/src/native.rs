@@ -145,6 +145,8 @@ impl From<wit::AuditScalar> for AuditScalar {
             wit::AuditScalar::Float(f) => AuditScalar::Float(f),
             wit::AuditScalar::Str(s) => AuditScalar::Str(s),
             wit::AuditScalar::Bytes(b) => AuditScalar::Bytes(b),
+            wit::AuditScalar::BigInt(digits) => AuditScalar::BigInt(digits),
+            wit::AuditScalar::Object(type_name) => AuditScalar::Object(type_name),
         }
     }
 }

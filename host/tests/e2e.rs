@@ -261,6 +261,10 @@ fn audit_events() {
             "socket.connect",
             // `accept()` wraps the new fd in a socket object.
             "socket.__new__",
+            "socket.__new__",
+            "socket.connect",
+            // `loopback()` grants no IPv6 connect.
+            "nativesock.denied",
         ]
     );
     assert_new(&events[0]);
@@ -278,6 +282,23 @@ fn audit_events() {
         [socket_arg(client), address("127.0.0.1", port)]
     );
     assert_new(&events[5]);
+    let six: i32 = output.line("six ")[0].parse().unwrap();
+    assert_eq!(
+        events[7].args,
+        [
+            AuditArg::Socket(SocketRef {
+                fd: six,
+                family: libc::AF_INET6,
+                socket_type: libc::SOCK_STREAM,
+                proto: 0,
+            }),
+            AuditArg::Tuple(vec![
+                AuditScalar::Str("::1".into()),
+                AuditScalar::Int(port),
+                AuditScalar::BigInt("18446744073709551621".into()),
+            ])
+        ]
+    );
 }
 
 #[test]

@@ -81,6 +81,8 @@ impl Repr for Value {
             Value::None => "None".into(),
             Value::Boolean(b) => b.repr(),
             Value::Int(i) => i.to_string(),
+            Value::BigInt(digits) => digits.clone(),
+            Value::Object(name) => format!("<{name} object>"),
             Value::Float(f) => format!("{f:?}"),
             Value::Str(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
             Value::Bytes(bytes) => {
@@ -133,7 +135,8 @@ fn new_socket(name: &str, fileno: Option<i64>) -> Result<Socket, Error> {
         None => format!("{name} = socket.socket()"),
         Some(fd) => format!("{name} = socket.socket(fileno={fd})"),
     };
-    show(&call, Socket::create(None, None, None, fileno))
+    let fileno = fileno.map(Value::Int);
+    show(&call, Socket::create(None, None, None, fileno.as_ref()))
 }
 
 fn inet(port: i64) -> Address {
@@ -205,7 +208,7 @@ fn tour() -> Result<(), Error> {
     heading("a listener whose accept queue is full: connects wait, then time out");
     let full = new_socket("full", None)?;
     show("full.bind(('127.0.0.1', 0))", full.bind(&inet(0)))?;
-    show("full.listen(0)", full.listen(Some(0)))?;
+    show("full.listen(0)", full.listen(Some(&Value::Int(0))))?;
     let waiting = inet(port_of(&show("full.getsockname()", full.getsockname())?));
     let at = waiting.repr();
     let q = new_socket("q", None)?;

@@ -31,6 +31,8 @@ fn repr(v: &Value) -> String {
         Value::Boolean(true) => "True".into(),
         Value::Boolean(false) => "False".into(),
         Value::Int(i) => i.to_string(),
+        Value::BigInt(digits) => digits.clone(),
+        Value::Object(name) => format!("<{name} object>"),
         Value::Float(f) => format!("{f:?}"),
         Value::Str(s) => format!("'{s}'"),
         Value::Bytes(bytes) => {
@@ -301,6 +303,22 @@ fn inet_port_range() {
             format!("OverflowError: {caller}(): port must be 0-65535.")
         );
     }
+    // Past a C long too (CPython 3.11.7: `connect(('127.0.0.1', 2**64))`).
+    for port in ["18446744073709551616", "-9223372036854775809"] {
+        let port = Value::BigInt(port.into());
+        assert_eq!(
+            arg(2, &tuple(vec![s("127.0.0.1"), port]), "connect"),
+            "OverflowError: connect(): port must be 0-65535."
+        );
+    }
+    assert_eq!(
+        arg(
+            2,
+            &tuple(vec![s("127.0.0.1"), Value::Object("list".into())]),
+            "connect"
+        ),
+        "TypeError: 'list' object cannot be interpreted as an integer"
+    );
     assert_eq!(
         arg(2, &tuple(vec![s("127.0.0.1"), i(0)]), "bind"),
         "inet 127.0.0.1:0"
@@ -439,6 +457,21 @@ fn inet6_conversions() {
     assert_eq!(
         t(vec![s("::1"), i(1), i(1 << 32)]),
         "inet6 [::1]:1 flow=0 scope=0"
+    );
+    // Any size: 2**63 masks to 0, 2**64 + 5 to 5, -2**63 - 1 to 0xffffffff.
+    let big = |d: &str| Value::BigInt(d.into());
+    assert_eq!(
+        t(vec![
+            s("::1"),
+            i(1),
+            big("9223372036854775808"),
+            big("18446744073709551621")
+        ]),
+        "inet6 [::1]:1 flow=0 scope=5"
+    );
+    assert_eq!(
+        t(vec![s("::1"), i(1), big("-9223372036854775809")]),
+        "OverflowError: connect(): flowinfo must be 0-1048575."
     );
     assert_eq!(
         t(vec![s("::1"), i(1), i(0x100000)]),

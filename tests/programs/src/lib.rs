@@ -46,7 +46,7 @@ pub fn listener(backlog: i64) -> (Socket, u16) {
     let s = tcp();
     s.bind(&inet("127.0.0.1", 0))
         .expect("bind(('127.0.0.1', 0))");
-    s.listen(Some(backlog)).expect("listen()");
+    s.listen(Some(&int(backlog))).expect("listen()");
     let port = port_of(&s.getsockname().expect("getsockname()"));
     (s, port)
 }
@@ -93,6 +93,12 @@ impl Default for FullBacklog {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// An int argument, as in `recv(1024)`: every int a Python program passes
+/// crosses as a `value`.
+pub fn int(value: impl Into<i64>) -> Value {
+    Value::Int(value.into())
 }
 
 /// A float argument, as in `settimeout(1.0)`.
@@ -184,21 +190,26 @@ const EBADF: &str = "[Errno 9] Bad file descriptor";
 pub fn assert_unreachable(fds: &[i64], explicit: &[(i64, i64, i64)]) {
     for &fd in fds {
         assert_raises(
-            Socket::create(None, None, None, Some(fd)),
+            Socket::create(None, None, None, Some(&int(fd))),
             "OSError",
             Some(9),
             EBADF,
         );
         for &(family, kind, proto) in explicit {
             assert_raises(
-                Socket::create(Some(family), Some(kind), Some(proto), Some(fd)),
+                Socket::create(
+                    Some(&int(family)),
+                    Some(&int(kind)),
+                    Some(&int(proto)),
+                    Some(&int(fd)),
+                ),
                 "OSError",
                 Some(9),
                 EBADF,
             );
         }
         assert_raises(
-            nativesock::socket::socket::close_fd(fd),
+            nativesock::socket::socket::close_fd(&int(fd)),
             "OSError",
             Some(9),
             EBADF,
@@ -258,6 +269,8 @@ pub mod py {
             Value::Boolean(true) => "True".into(),
             Value::Boolean(false) => "False".into(),
             Value::Int(i) => i.to_string(),
+            Value::BigInt(digits) => digits.clone(),
+            Value::Object(name) => format!("<{name} object>"),
             Value::Float(f) => format!("{f:?}"),
             Value::Str(text) => s(text),
             Value::Bytes(bytes) => b(bytes),

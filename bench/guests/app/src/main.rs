@@ -141,8 +141,8 @@ fn main() {
                 s.sendall(&buf[..n as usize], None).expect("sendall()");
                 left -= n;
             }
-            s.shutdown(1).expect("shutdown()");
-            let eof = s.recv(1, None).expect("recv()");
+            s.shutdown(&Value::Int(1)).expect("shutdown()");
+            let eof = s.recv(&Value::Int(1), None).expect("recv()");
             assert!(eof.is_empty(), "the peer sent data");
             println!("{}", start.elapsed().as_nanos());
         }
@@ -152,7 +152,7 @@ fn main() {
             let mut got = 0;
             let start = Instant::now();
             while got < total {
-                let data = s.recv(chunk as i64, None).expect("recv()");
+                let data = s.recv(&Value::Int(chunk as i64), None).expect("recv()");
                 if data.is_empty() {
                     break;
                 }

@@ -51,7 +51,7 @@ impl Scope {
             "socketpair" => socketpair(&kw),
             "setdefaulttimeout" => {
                 let v = one_arg(&args, "_socket.setdefaulttimeout")?;
-                ns::setdefaulttimeout(&timeout_value(v)?)?;
+                ns::setdefaulttimeout(&v.to_wit())?;
                 Ok(Val::None)
             }
             "getdefaulttimeout" => Ok(opt_float(ns::getdefaulttimeout())),
@@ -96,15 +96,12 @@ fn socket(kw: &[(&str, Val)]) -> Step {
             }
         }
     }
-    let family = family.map(c_long).transpose()?;
-    let ty = ty.map(c_long).transpose()?;
-    let proto = proto.map(c_long).transpose()?;
-    let fileno = match fileno {
-        None | Some(Val::None) => None,
-        Some(v) => Some(c_long(v)?),
-    };
+    let [family, ty, proto, fileno] = [family, ty, proto, fileno].map(|v| v.map(Val::to_wit));
     Ok(Val::Socket(Rc::new(ns::Socket::create(
-        family, ty, proto, fileno,
+        family.as_ref(),
+        ty.as_ref(),
+        proto.as_ref(),
+        fileno.as_ref(),
     )?)))
 }
 
@@ -125,13 +122,8 @@ fn socketpair(kw: &[(&str, Val)]) -> Step {
             }
         }
     }
-    let family = match family {
-        None | Some(Val::None) => None,
-        Some(v) => Some(c_long(v)?),
-    };
-    let ty = ty.map(c_long).transpose()?;
-    let proto = proto.map(c_long).transpose()?;
-    let (a, b) = ns::socketpair(family, ty, proto)?;
+    let [family, ty, proto] = [family, ty, proto].map(|v| v.map(Val::to_wit));
+    let (a, b) = ns::socketpair(family.as_ref(), ty.as_ref(), proto.as_ref())?;
     Ok(Val::Tuple(vec![
         Val::Socket(Rc::new(a)),
         Val::Socket(Rc::new(b)),
@@ -142,6 +134,11 @@ fn socketpair(kw: &[(&str, Val)]) -> Step {
 fn sleep(v: &Val) -> Result<(), Raise> {
     let secs = match v {
         Val::Float(f) => *f,
+        Val::BigInt(_) => {
+            return Err(Raise::overflow(
+                "timestamp too large to convert to C _PyTime_t",
+            ));
+        }
         Val::Int(i) if i.unsigned_abs() > (i64::MAX as u128) / 1_000_000_000 => {
             return Err(Raise::overflow(
                 "timestamp too large to convert to C _PyTime_t",
@@ -282,40 +279,38 @@ fn method(s: &ns::Socket, member: &str, args: &[Val]) -> Step {
                 .into());
             }
             // `os.set_inheritable(fd, inheritable)` reads the flag as a C int.
-            let flag = c_int(&args[0], "Python int too large to convert to C int")?;
+            let flag = match &args[0] {
+                Val::BigInt(_) => Err(Raise::overflow("Python int too large to convert to C int")),
+                v => c_int(v, "Python int too large to convert to C int"),
+            }?;
             s.set_inheritable(flag != 0)?;
             Ok(Val::None)
         }
         "settimeout" => {
-            s.settimeout(&timeout_value(exactly_one()?)?)?;
+            s.settimeout(&exactly_one()?.to_wit())?;
             Ok(Val::None)
         }
         "setblocking" => {
-            let v = exactly_one()?;
-            if v.as_int().is_some_and(|i| i64::try_from(i).is_err()) {
-                return Err(Raise::overflow("Python int too large to convert to C long").into());
-            }
-            s.setblocking(&timeout_value(v)?)?;
+            s.setblocking(&exactly_one()?.to_wit())?;
             Ok(Val::None)
         }
         "connect" => {
             let a = exactly_one()?;
-            s.connect(&address(a)).map_err(|e| probed(e, a))?;
+            s.connect(&address(a))?;
             Ok(Val::None)
         }
         "connect_ex" => {
             let a = exactly_one()?;
-            let errno = s.connect_ex(&address(a)).map_err(|e| probed(e, a))?;
+            let errno = s.connect_ex(&address(a))?;
             Ok(Val::Int(errno.into()))
         }
         "bind" => {
             let a = exactly_one()?;
-            s.bind(&address(a)).map_err(|e| probed(e, a))?;
+            s.bind(&address(a))?;
             Ok(Val::None)
         }
         "shutdown" => {
-            let how = c_long_named(exactly_one()?, "Python int too large to convert to C int")?;
-            s.shutdown(how)?;
+            s.shutdown(&exactly_one()?.to_wit())?;
             Ok(Val::None)
         }
         "listen" => {
@@ -325,29 +320,29 @@ fn method(s: &ns::Socket, member: &str, args: &[Val]) -> Step {
                 ))
                 .into());
             }
-            let backlog = args.first().map(c_long).transpose()?;
-            s.listen(backlog)?;
+            let backlog = args.first().map(Val::to_wit);
+            s.listen(backlog.as_ref())?;
             Ok(Val::None)
         }
         "send" | "sendall" => {
             between(1, 2)?;
             let data = bytes(&args[0])?;
-            let flags = args.get(1).map(c_long).transpose()?;
+            let flags = args.get(1).map(Val::to_wit);
             if member == "send" {
-                Ok(Val::Int(s.send(data, flags)?.into()))
+                Ok(Val::Int(s.send(data, flags.as_ref())?.into()))
             } else {
-                s.sendall(data, flags)?;
+                s.sendall(data, flags.as_ref())?;
                 Ok(Val::None)
             }
         }
         "recv" | "recvfrom" => {
             between(1, 2)?;
-            let bufsize = c_long_named(&args[0], "Python int too large to convert to C ssize_t")?;
-            let flags = args.get(1).map(c_long).transpose()?;
+            let bufsize = args[0].to_wit();
+            let flags = args.get(1).map(Val::to_wit);
             if member == "recv" {
-                Ok(Val::Bytes(s.recv(bufsize, flags)?))
+                Ok(Val::Bytes(s.recv(&bufsize, flags.as_ref())?))
             } else {
-                let (data, addr) = s.recvfrom(bufsize, flags)?;
+                let (data, addr) = s.recvfrom(&bufsize, flags.as_ref())?;
                 Ok(Val::Tuple(vec![
                     Val::Bytes(data),
                     addr.map_or(Val::None, Val::from_address),
@@ -362,26 +357,19 @@ fn method(s: &ns::Socket, member: &str, args: &[Val]) -> Step {
                 .into());
             }
             let data = bytes(&args[0])?;
-            let flags = if n == 3 {
-                Some(c_long(&args[1])?)
-            } else {
-                None
-            };
-            let addr = &args[n - 1];
-            let sent = s
-                .sendto(data, flags, &address(addr))
-                .map_err(|e| probed(e, addr))?;
+            let flags = if n == 3 { Some(args[1].to_wit()) } else { None };
+            let sent = s.sendto(data, flags.as_ref(), &address(&args[n - 1]))?;
             Ok(Val::Int(sent.into()))
         }
         "getsockopt" => {
             between(2, 3)?;
-            let level = c_long(&args[0])?;
-            let optname = c_long(&args[1])?;
-            let buflen = args.get(2).map(c_long).transpose()?;
-            Ok(match s.getsockopt(level, optname, buflen)? {
-                ns::SockoptValue::Int(i) => Val::Int(i.into()),
-                ns::SockoptValue::Bytes(b) => Val::Bytes(b),
-            })
+            let buflen = args.get(2).map(Val::to_wit);
+            Ok(
+                match s.getsockopt(&args[0].to_wit(), &args[1].to_wit(), buflen.as_ref())? {
+                    ns::SockoptValue::Int(i) => Val::Int(i.into()),
+                    ns::SockoptValue::Bytes(b) => Val::Bytes(b),
+                },
+            )
         }
         "setsockopt" => setsockopt(s, args),
         "recv_into" | "recvfrom_into" => {
@@ -396,12 +384,11 @@ fn method(s: &ns::Socket, member: &str, args: &[Val]) -> Step {
         }
         "recvmsg" | "recvmsg_into" => {
             between(1, 3)?;
-            let ancbufsize = args.get(1).map(c_long).transpose()?;
-            let flags = args.get(2).map(c_long).transpose()?;
+            let ancbufsize = args.get(1).map(Val::to_wit);
+            let flags = args.get(2).map(Val::to_wit);
+            let (ancbufsize, flags) = (ancbufsize.as_ref(), flags.as_ref());
             let msg = if member == "recvmsg" {
-                let bufsize =
-                    c_long_named(&args[0], "Python int too large to convert to C ssize_t")?;
-                s.recvmsg(bufsize, ancbufsize, flags)?
+                s.recvmsg(&args[0].to_wit(), ancbufsize, flags)?
             } else {
                 let items = args[0].iterate().map_err(|_| {
                     Raise::type_error("recvmsg_into() argument 1 must be an iterable")
@@ -463,7 +450,7 @@ fn sendmsg(s: &ns::Socket, args: &[Val]) -> Step {
         })
         .into());
     }
-    let flags = args.get(2).map(c_int_i).transpose()?;
+    let flags = args.get(2).map(Val::to_wit);
     let addr_arg = args.get(3).filter(|a| !matches!(a, Val::None));
     let buffers = args[0]
         .iterate()
@@ -493,60 +480,35 @@ fn sendmsg(s: &ns::Socket, args: &[Val]) -> Step {
                     p.len()
                 ))
             })?;
-            ancdata.push(ns::Ancillary {
-                level: c_int_i(&level)?,
-                kind: c_int_i(&kind)?,
+            ancdata.push(ns::AncillaryItem {
+                level: level.to_wit(),
+                kind: kind.to_wit(),
                 data: bytes(&data)?.to_vec(),
             });
         }
     }
-    let sent = match addr_arg {
-        Some(a) => s
-            .sendmsg(&buffers, &ancdata, flags, Some(&address(a)))
-            .map_err(|e| probed(e, a))?,
-        None => s.sendmsg(&buffers, &ancdata, flags, None)?,
-    };
+    let address = addr_arg.map(address);
+    let sent = s.sendmsg(&buffers, &ancdata, flags.as_ref(), address.as_ref())?;
     Ok(Val::Int(sent.into()))
 }
 
-/// `setsockopt(level, optname, value)` or `setsockopt(level, optname, None, optlen)`:
-/// CPython tries `"iii"`, then `"iiO!I"`, then `"iiy*"`, and reports the
-/// last parser's error.
+/// `setsockopt(level, optname, value)` or `setsockopt(level, optname, None,
+/// optlen)`: the component tries CPython's three formats.
 fn setsockopt(s: &ns::Socket, args: &[Val]) -> Step {
     let n = args.len();
-    let arity = || {
-        Raise::type_error(format!(
+    if !(3..=4).contains(&n) {
+        return Err(Raise::type_error(format!(
             "setsockopt() takes exactly 3 arguments ({n} given)"
         ))
-    };
-    match n {
-        3 => {
-            let level = c_int_i(&args[0])?;
-            let optname = c_int_i(&args[1])?;
-            let value = args[2].to_wit().ok_or_else(|| Raise::not_bytes(&args[2]))?;
-            s.setsockopt(level, optname, &value, None)?;
-        }
-        4 => {
-            let int = |v: &Val| {
-                v.as_int()
-                    .and_then(|i| i32::try_from(i).ok())
-                    .map(i64::from)
-            };
-            let (Some(level), Some(optname), Val::None, Some(optlen)) =
-                (int(&args[0]), int(&args[1]), &args[2], args[3].as_int())
-            else {
-                return Err(arity().into());
-            };
-            // The `I` converter keeps the low 32 bits.
-            s.setsockopt(
-                level,
-                optname,
-                &ns::Value::None,
-                Some(i64::from(optlen as u32)),
-            )?;
-        }
-        _ => return Err(arity().into()),
+        .into());
     }
+    let optlen = args.get(3).map(Val::to_wit);
+    s.setsockopt(
+        &args[0].to_wit(),
+        &args[1].to_wit(),
+        &args[2].to_wit(),
+        optlen.as_ref(),
+    )?;
     Ok(Val::None)
 }
 
@@ -564,30 +526,11 @@ fn opt_float(f: Option<f64>) -> Val {
     f.map_or(Val::None, Val::Float)
 }
 
-/// An int argument carried as `s64`; CPython's own converter reports range errors.
-fn c_long(v: &Val) -> Result<i64, Raise> {
-    c_long_named(v, "Python int too large to convert to C long")
-}
-
-fn c_long_named(v: &Val, too_large: &str) -> Result<i64, Raise> {
-    let i = v.as_int().ok_or_else(|| Raise::not_an_integer(v))?;
-    i64::try_from(i).map_err(|_| Raise::overflow(too_large))
-}
-
-/// An int argument read as a C int (`_PyLong_AsInt`).
+/// An int argument read as a C int (`_PyLong_AsInt`), for
+/// `os.set_inheritable`, which is not the interface's.
 fn c_int(v: &Val, too_large: &str) -> Result<i32, Raise> {
     let i = v.as_int().ok_or_else(|| Raise::not_an_integer(v))?;
     i32::try_from(i).map_err(|_| Raise::overflow(too_large))
-}
-
-/// An int argument parsed with the `"i"` format unit.
-fn c_int_i(v: &Val) -> Result<i64, Raise> {
-    let i = v.as_int().ok_or_else(|| Raise::not_an_integer(v))?;
-    match i32::try_from(i) {
-        Ok(i) => Ok(i.into()),
-        Err(_) if i > 0 => Err(Raise::overflow("signed integer is greater than maximum")),
-        Err(_) => Err(Raise::overflow("signed integer is less than minimum")),
-    }
 }
 
 fn bytes(v: &Val) -> Result<&[u8], Raise> {
@@ -597,42 +540,13 @@ fn bytes(v: &Val) -> Result<&[u8], Raise> {
     }
 }
 
-/// A timeout or blocking flag (`value`). Tuples, lists and sockets cannot
-/// cross the interface; CPython rejects them all the same way.
-fn timeout_value(v: &Val) -> Result<ns::Value, Raise> {
-    match v {
-        Val::Int(i) if i64::try_from(*i).is_err() => {
-            Ok(ns::Value::Int(if *i > 0 { i64::MAX } else { i64::MIN }))
-        }
-        v => v.to_wit().ok_or_else(|| Raise::not_an_integer(v)),
-    }
-}
-
 /// The `address` of a Python value: a JSON array is a tuple, `{"list": ...}`
-/// a list, anything else a scalar. An element the interface cannot carry
-/// (a nested tuple or list, a socket) is sent as `None`, which CPython
-/// rejects at every position of every address form with the type's name in
-/// the message; [`probed`] puts the real type name back.
+/// a list, anything else a scalar. A nested tuple or list, or a socket,
+/// crosses as an `object` of its type.
 fn address(v: &Val) -> ns::Address {
-    let elem = |x: &Val| x.to_wit().unwrap_or(ns::Value::None);
     match v {
-        Val::Tuple(items) => ns::Address::Tuple(items.iter().map(elem).collect()),
-        Val::List(items) => ns::Address::List(items.iter().map(elem).collect()),
-        v => ns::Address::Scalar(elem(v)),
+        Val::Tuple(items) => ns::Address::Tuple(items.iter().map(Val::to_wit).collect()),
+        Val::List(items) => ns::Address::List(items.iter().map(Val::to_wit).collect()),
+        v => ns::Address::Scalar(v.to_wit()),
     }
-}
-
-/// The error of an address call, with the type name of a `None` stand-in
-/// (see [`address`]) put back when it is the first `None` the parser met.
-fn probed(e: ns::Error, addr: &Val) -> Raise {
-    let mut e = Raise::from(e);
-    let sent_as_none = |x: &&Val| x.to_wit().is_none_or(|w| matches!(w, ns::Value::None));
-    let first_none = match addr {
-        Val::Tuple(items) | Val::List(items) => items.iter().find(sent_as_none),
-        v => Some(v),
-    };
-    if let Some(v) = first_none.filter(|v| v.to_wit().is_none()) {
-        e.message = e.message.replace("NoneType", v.type_name());
-    }
-    e
 }

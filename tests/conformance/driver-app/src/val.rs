@@ -13,9 +13,11 @@ use crate::pyjson;
 pub enum Val {
     None,
     Bool(bool),
-    /// Wider than the interface's `s64`, so that JSON's unsigned 64-bit
-    /// integers keep their value until a conversion reports the overflow.
+    /// Wider than the interface's `s64`; what does not fit crosses as a
+    /// `big-int`.
     Int(i128),
+    /// An int beyond `i128`, in decimal as the script wrote it.
+    BigInt(String),
     Float(f64),
     Str(String),
     Bytes(Vec<u8>),
@@ -30,7 +32,7 @@ impl Val {
         match self {
             Val::None => "NoneType",
             Val::Bool(_) => "bool",
-            Val::Int(_) => "int",
+            Val::Int(_) | Val::BigInt(_) => "int",
             Val::Float(_) => "float",
             Val::Str(_) => "str",
             Val::Bytes(_) => "bytes",
@@ -104,20 +106,26 @@ impl Val {
         })
     }
 
-    /// The value as the interface's `value`, or `None` for a type the
-    /// interface cannot carry (tuple, list, socket). Ints beyond `s64` keep
-    /// their low 64 bits, which is what CPython's masking converters
-    /// (flowinfo, scope_id) keep and still out of range for the others.
-    pub fn to_wit(&self) -> Option<ns::Value> {
-        Some(match self {
+    /// The value as the interface's `value`: an int outside `s64` as a
+    /// `big-int`, a type the interface has no case for (tuple, list,
+    /// socket) as an `object` of that type, which the component refuses
+    /// with CPython's `TypeError`.
+    pub fn to_wit(&self) -> ns::Value {
+        match self {
             Val::None => ns::Value::None,
             Val::Bool(b) => ns::Value::Boolean(*b),
-            Val::Int(i) => ns::Value::Int(*i as i64),
+            Val::Int(i) => match i64::try_from(*i) {
+                Ok(i) => ns::Value::Int(i),
+                Err(_) => ns::Value::BigInt(i.to_string()),
+            },
+            Val::BigInt(digits) => ns::Value::BigInt(digits.clone()),
             Val::Float(f) => ns::Value::Float(*f),
             Val::Str(s) => ns::Value::Str(s.clone()),
             Val::Bytes(b) => ns::Value::Bytes(b.clone()),
-            Val::Tuple(_) | Val::List(_) | Val::Socket(_) => return None,
-        })
+            Val::Tuple(_) | Val::List(_) | Val::Socket(_) => {
+                ns::Value::Object(self.type_name().into())
+            }
+        }
     }
 
     pub fn from_wit(v: ns::Value) -> Val {
@@ -125,6 +133,13 @@ impl Val {
             ns::Value::None => Val::None,
             ns::Value::Boolean(b) => Val::Bool(b),
             ns::Value::Int(i) => Val::Int(i.into()),
+            ns::Value::BigInt(digits) => match digits.parse::<i128>() {
+                Ok(i) => Val::Int(i),
+                Err(_) => Val::BigInt(digits),
+            },
+            // The component returns only plain values; an object it never
+            // returns is shown by its type.
+            ns::Value::Object(name) => Val::Str(format!("<{name} object>")),
             ns::Value::Float(f) => Val::Float(f),
             ns::Value::Str(s) => Val::Str(s),
             ns::Value::Bytes(b) => Val::Bytes(b),
@@ -301,6 +316,7 @@ impl Scope {
             Val::Int(i) => {
                 let _ = write!(out, "{i}");
             }
+            Val::BigInt(digits) => out.push_str(digits),
             Val::Float(f) => out.push_str(&pyjson::float(*f)),
             Val::Str(s) => match self.paths.get(s) {
                 Some(key) => {
@@ -332,14 +348,17 @@ impl Scope {
     }
 }
 
+/// A JSON number as Python's `json` reads it: an int of any size when it
+/// is written without a fraction or an exponent, else a float.
 fn number(n: &serde_json::Number) -> Val {
-    if let Some(i) = n.as_i64() {
-        Val::Int(i.into())
-    } else if let Some(u) = n.as_u64() {
-        Val::Int(u.into())
-    } else {
-        Val::Float(n.as_f64().unwrap_or(f64::NAN))
+    let text = n.as_str();
+    if !text.contains(['.', 'e', 'E']) {
+        return match text.parse::<i128>() {
+            Ok(i) => Val::Int(i),
+            Err(_) => Val::BigInt(text.to_string()),
+        };
     }
+    Val::Float(n.as_f64().unwrap_or(f64::NAN))
 }
 
 /// `getattr(socket, name)` for an int constant, through the interface.
@@ -360,6 +379,11 @@ pub fn to_float(v: &Val) -> Result<f64, Raise> {
     match v {
         Val::Float(f) => Ok(*f),
         Val::Int(_) | Val::Bool(_) => Ok(v.as_int().unwrap_or_default() as f64),
+        Val::BigInt(digits) => digits
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .ok_or_else(|| Raise::overflow("int too large to convert to float")),
         Val::Str(s) => {
             let t = s.trim();
             let t2 = t.replace('_', "");

@@ -14,7 +14,10 @@ fn c(name: &str) -> i64 {
 }
 
 fn opt(s: &Socket, level: &str, name: &str) -> i64 {
-    match s.getsockopt(c(level), c(name), None).expect("getsockopt") {
+    match s
+        .getsockopt(&int(c(level)), &int(c(name)), None)
+        .expect("getsockopt")
+    {
         SockoptValue::Int(i) => i,
         SockoptValue::Bytes(b) => panic!("bytes {b:?}"),
     }
@@ -218,7 +221,13 @@ fn main() {
               dual: bool| {
         py::show(
             label,
-            ns::create_server(&a, family, backlog, reuse, dual),
+            ns::create_server(
+                &a,
+                family.map(int).as_ref(),
+                backlog.map(int).as_ref(),
+                reuse,
+                dual,
+            ),
             server,
         );
     };

@@ -20,7 +20,14 @@ fn gai(label: &str, host: Value, port: Value, rest: [Option<i64>; 4]) {
     let [family, kind, proto, flags] = rest;
     py::show(
         label,
-        ns::getaddrinfo(&host, &port, family, kind, proto, flags),
+        ns::getaddrinfo(
+            &host,
+            &port,
+            family.map(int).as_ref(),
+            kind.map(int).as_ref(),
+            proto.map(int).as_ref(),
+            flags.map(int).as_ref(),
+        ),
         |list| {
             py::list(
                 &list
@@ -46,7 +53,7 @@ fn hostent(h: &ns::Hostent) -> String {
 }
 
 fn nameinfo(label: &str, sockaddr: Address, flags: i64) {
-    py::show(label, ns::getnameinfo(&sockaddr, flags), |(h, p)| {
+    py::show(label, ns::getnameinfo(&sockaddr, &int(flags)), |(h, p)| {
         py::tuple(&[py::s(h), py::s(p)])
     });
 }
@@ -278,17 +285,21 @@ fn main() {
         port,
     );
     let name = |n: &String| py::s(n);
-    py::show("getservbyport(80)", ns::getservbyport(80, None), name);
+    py::show("getservbyport(80)", ns::getservbyport(&int(80), None), name);
     py::show(
         "getservbyport(53, 'udp')",
-        ns::getservbyport(53, Some("udp")),
+        ns::getservbyport(&int(53), Some("udp")),
         name,
     );
-    py::show("getservbyport(70000)", ns::getservbyport(70000, None), name);
-    py::show("getservbyport(-1)", ns::getservbyport(-1, None), name);
+    py::show(
+        "getservbyport(70000)",
+        ns::getservbyport(&int(70000), None),
+        name,
+    );
+    py::show("getservbyport(-1)", ns::getservbyport(&int(-1), None), name);
     py::show(
         "getservbyport(2**31)",
-        ns::getservbyport(1 << 31, None),
+        ns::getservbyport(&int(1 << 31), None),
         name,
     );
     py::show("gethostname()", ns::gethostname(), name);

@@ -20,51 +20,58 @@ fn main() {
     a.sendall(&data, None).unwrap();
     let mut got = Vec::new();
     for _ in 0..4 {
-        let chunk = b.recv(HUGE, None).expect("recv(2**31)");
+        let chunk = b.recv(&int(HUGE), None).expect("recv(2**31)");
         assert_eq!(chunk.len(), CAP);
         got.extend(chunk);
     }
     let r = b.recv_into(1 << 31, None, None).expect("recv_into");
     assert_eq!((r.data.len(), r.nbytes), (CAP, CAP as u64));
     got.extend(r.data);
-    let rest = b.recv(HUGE, None).unwrap();
+    let rest = b.recv(&int(HUGE), None).unwrap();
     assert_eq!(rest.len(), 22_000 - 5 * CAP);
     got.extend(rest);
     assert_eq!(got, data);
     println!("stream: recv(2**31) -> {CAP} bytes per call, in order");
 
-    let (cs, d) = ns::socketpair(Some(c("AF_UNIX")), Some(c("SOCK_DGRAM")), None).unwrap();
+    let (cs, d) =
+        ns::socketpair(Some(&int(c("AF_UNIX"))), Some(&int(c("SOCK_DGRAM"))), None).unwrap();
     let big: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
     cs.send(&big, None).unwrap();
-    assert_eq!(d.recv(HUGE, None).unwrap(), big);
+    assert_eq!(d.recv(&int(HUGE), None).unwrap(), big);
     cs.send(&big, None).unwrap();
-    let (got, addr) = d.recvfrom(HUGE, None).unwrap();
+    let (got, addr) = d.recvfrom(&int(HUGE), None).unwrap();
     assert_eq!((got, addr), (big.clone(), None));
     cs.send(&big, None).unwrap();
-    let msg = d.recvmsg(HUGE, None, None).unwrap();
+    let msg = d.recvmsg(&int(HUGE), None, None).unwrap();
     assert_eq!((msg.data.len(), msg.msg_flags), (big.len(), 0));
     cs.send(&big, None).unwrap();
     let r = d.recv_into(1 << 31, None, None).unwrap();
     assert_eq!((r.data, r.nbytes), (big.clone(), big.len() as u64));
     cs.send(&big, None).unwrap();
-    assert_eq!(d.recv(100, None).unwrap(), big[..100]);
+    assert_eq!(d.recv(&int(100), None).unwrap(), big[..100]);
     cs.send(&big, None).unwrap();
-    let msg = d.recvmsg(100, None, None).unwrap();
+    let msg = d.recvmsg(&int(100), None, None).unwrap();
     assert_eq!(msg.data, big[..100]);
     assert_eq!(msg.msg_flags, c("MSG_TRUNC"));
     println!("unix datagram: 10000 bytes whole under a {CAP}-byte cap");
 
-    let u = Socket::create(Some(c("AF_INET")), Some(c("SOCK_DGRAM")), None, None).unwrap();
+    let u = Socket::create(
+        Some(&int(c("AF_INET"))),
+        Some(&int(c("SOCK_DGRAM"))),
+        None,
+        None,
+    )
+    .unwrap();
     u.bind(&inet("127.0.0.1", 0)).unwrap();
     let me = u.getsockname().unwrap();
     let dgram: Vec<u8> = (0..60_000u32).map(|i| (i % 251) as u8).collect();
     assert_eq!(u.sendto(&dgram, None, &me).unwrap(), 60_000);
-    let (got, from) = u.recvfrom(HUGE, None).unwrap();
+    let (got, from) = u.recvfrom(&int(HUGE), None).unwrap();
     assert_eq!(got, dgram);
     assert_eq!(from, Some(me));
     u.settimeout(&Value::Int(0)).unwrap();
     assert_raises(
-        u.recv(HUGE, None),
+        u.recv(&int(HUGE), None),
         "BlockingIOError",
         Some(11),
         "[Errno 11] Resource temporarily unavailable",

@@ -20,7 +20,11 @@ fn recv_into(
     nbytes: Option<i64>,
     flags: Option<i64>,
 ) -> Result<u64, Error> {
-    let r = s.recv_into(buf.len() as u64, nbytes, flags)?;
+    let r = s.recv_into(
+        buf.len() as u64,
+        nbytes.map(int).as_ref(),
+        flags.map(int).as_ref(),
+    )?;
     buf[..r.data.len()].copy_from_slice(&r.data);
     Ok(r.nbytes)
 }
@@ -32,7 +36,11 @@ fn recvfrom_into(
     nbytes: Option<i64>,
     flags: Option<i64>,
 ) -> Result<(u64, Option<Address>), Error> {
-    let (r, address) = s.recvfrom_into(buf.len() as u64, nbytes, flags)?;
+    let (r, address) = s.recvfrom_into(
+        buf.len() as u64,
+        nbytes.map(int).as_ref(),
+        flags.map(int).as_ref(),
+    )?;
     buf[..r.data.len()].copy_from_slice(&r.data);
     Ok((r.nbytes, address))
 }
@@ -40,7 +48,7 @@ fn recvfrom_into(
 /// `sock.recvmsg_into(buffers, 0, flags)`: the data scattered in order.
 fn recvmsg_into(s: &Socket, bufs: &mut [&mut [u8]], flags: Option<i64>) -> Result<Message, Error> {
     let lengths: Vec<u64> = bufs.iter().map(|b| b.len() as u64).collect();
-    let msg = s.recvmsg_into(&lengths, None, flags)?;
+    let msg = s.recvmsg_into(&lengths, None, flags.map(int).as_ref())?;
     let mut rest = &msg.data[..];
     for b in bufs.iter_mut() {
         let n = rest.len().min(b.len());
@@ -128,14 +136,14 @@ fn main() {
         |(n, _)| n.to_string(),
     );
     b.settimeout(&Value::None).unwrap();
-    a.shutdown(c("SHUT_WR")).unwrap();
+    a.shutdown(&int(c("SHUT_WR"))).unwrap();
     py::show(
         "b.recv_into(buf) [half closed]",
         recv_into(&b, &mut buf, None, None),
         u64::to_string,
     );
 
-    let (cs, d) = ns::socketpair(Some(c("AF_UNIX")), Some(c("SOCK_DGRAM")), None)
+    let (cs, d) = ns::socketpair(Some(&int(c("AF_UNIX"))), Some(&int(c("SOCK_DGRAM"))), None)
         .expect("socketpair(AF_UNIX, SOCK_DGRAM)");
     let mut buf = vec![0u8; 8];
     let from = |buf: &[u8], (n, addr): &(u64, Option<Address>)| {
@@ -191,11 +199,17 @@ fn main() {
     cs.send(b"0123456789", None).unwrap();
     py::show(
         "d.recvmsg(3, 0, MSG_TRUNC)",
-        d.recvmsg(3, Some(0), trunc),
+        d.recvmsg(&int(3), Some(&int(0)), trunc.map(int).as_ref()),
         |m| msg_tuple(m, py::b(&m.data)),
     );
 
-    let u = Socket::create(Some(c("AF_INET")), Some(c("SOCK_DGRAM")), None, None).unwrap();
+    let u = Socket::create(
+        Some(&int(c("AF_INET"))),
+        Some(&int(c("SOCK_DGRAM"))),
+        None,
+        None,
+    )
+    .unwrap();
     u.bind(&inet("127.0.0.1", 0)).unwrap();
     u.sendto(b"xyz", None, &u.getsockname().unwrap()).unwrap();
     let r = recvfrom_into(&u, &mut buf, None, None);
@@ -210,13 +224,17 @@ fn main() {
     // CPython's bytes past `bufsize` are uninitialised: only their count
     // and the received head are compared.
     cs.send(b"0123456789", None).unwrap();
-    py::show("len(d.recv(2, MSG_TRUNC))", d.recv(2, trunc), |v| {
-        v.len().to_string()
-    });
+    py::show(
+        "len(d.recv(2, MSG_TRUNC))",
+        d.recv(&int(2), trunc.map(int).as_ref()),
+        |v| v.len().to_string(),
+    );
     cs.send(b"0123456789", None).unwrap();
-    py::show("d.recv(2, MSG_TRUNC)[:2]", d.recv(2, trunc), |v| {
-        py::b(&v[..2])
-    });
+    py::show(
+        "d.recv(2, MSG_TRUNC)[:2]",
+        d.recv(&int(2), trunc.map(int).as_ref()),
+        |v| py::b(&v[..2]),
+    );
 
     b.close().unwrap();
     py::show(

@@ -16,8 +16,13 @@ fn c(name: &str) -> i64 {
 fn main() {
     let mode = args().pop().expect("mode: returns | raises");
     let (a, b) = ns::socketpair(None, None, None).expect("socketpair()");
-    a.setsockopt(c("SOL_SOCKET"), c("SO_SNDBUF"), &Value::Int(4096), None)
-        .unwrap();
+    a.setsockopt(
+        &int(c("SOL_SOCKET")),
+        &int(c("SO_SNDBUF")),
+        &Value::Int(4096),
+        None,
+    )
+    .unwrap();
     let data = vec![7u8; 1 << 20];
     match mode.as_str() {
         "returns" => {
@@ -40,7 +45,7 @@ fn main() {
     }
     b.settimeout(&Value::Int(0)).unwrap();
     let got = b
-        .recv(1 << 20, None)
+        .recv(&int(1 << 20), None)
         .expect("the partial send reached the peer");
     assert!(
         !got.is_empty() && got.len() < data.len(),

@@ -11,7 +11,7 @@ fn main() {
     let (peer, _) = server.accept().expect("accept");
     let start = Instant::now();
     assert_raises(
-        peer.recv(10, None),
+        peer.recv(&int(10), None),
         "TimeoutError",
         Some(110),
         "[Errno 110] Connection timed out",
@@ -21,7 +21,7 @@ fn main() {
     peer.settimeout(&float(30.0)).expect("settimeout");
     let start = Instant::now();
     assert_raises(
-        peer.recv(10, None),
+        peer.recv(&int(10), None),
         "TimeoutError",
         Some(110),
         "[Errno 110] Connection timed out",

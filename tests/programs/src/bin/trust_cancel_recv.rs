@@ -10,7 +10,9 @@ fn main() {
     client.connect(&inet("127.0.0.1", port)).expect("connect");
     let (peer, _) = server.accept().expect("accept");
     announce("blocking");
-    let err = peer.recv(10, None).expect_err("the host cancels the recv");
+    let err = peer
+        .recv(&int(10), None)
+        .expect_err("the host cancels the recv");
     assert_eq!(
         (err.exception.as_str(), err.message.as_str()),
         ("CancelledError", "the host cancelled the call"),

@@ -12,7 +12,7 @@ fn main() {
     peer.settimeout(&float(5.0)).expect("settimeout");
     client.settimeout(&float(5.0)).expect("settimeout");
     client.send(b"hello", None).expect("send through EAGAIN");
-    let got = peer.recv(100, None).expect("recv through EAGAIN");
+    let got = peer.recv(&int(100), None).expect("recv through EAGAIN");
     assert_eq!(got, b"hello");
     println!("recv and send retried through EAGAIN");
 }

@@ -16,7 +16,7 @@ fn main() {
         "[Errno 105] No buffer space available",
     );
     assert_raises(
-        peer.recv(10, None),
+        peer.recv(&int(10), None),
         "ConnectionResetError",
         Some(104),
         "[Errno 104] Connection reset by peer",

@@ -15,10 +15,10 @@ fn main() {
             client.settimeout(&float(t)).expect("settimeout");
         }
         client.sendall(&data, None).expect("sendall");
-        client.shutdown(1).expect("shutdown(SHUT_WR)");
+        client.shutdown(&int(1)).expect("shutdown(SHUT_WR)");
         let mut got = Vec::new();
         loop {
-            let chunk = peer.recv(1 << 16, None).expect("recv");
+            let chunk = peer.recv(&int(1 << 16), None).expect("recv");
             if chunk.is_empty() {
                 break;
             }
