@@ -42,6 +42,35 @@ pub enum Command {
     Run(RunCommand),
     /// Run the embedded demo: a tour of the socket object on loopback.
     Demo(DemoCommand),
+    /// Compose an application component with the embedded semantics
+    /// component and write the result, which any host that implements
+    /// `nativesock:socket/native` (as `nativesock run`) runs as it is.
+    Compose(ComposeCommand),
+    /// Write the WIT package (`nativesock:socket` and the WASI packages it
+    /// depends on) to build applications against, as componentize-py,
+    /// componentize-js and wit-bindgen read it.
+    Wit(WitCommand),
+}
+
+/// `nativesock compose APP.wasm -o OUT.wasm`
+#[derive(Args, Debug)]
+pub struct ComposeCommand {
+    /// The application component: it imports `nativesock:socket/socket@0.1.0`.
+    #[arg(value_name = "APP.wasm")]
+    pub app: PathBuf,
+
+    /// Where to write the composed component.
+    #[arg(short = 'o', long = "output", value_name = "OUT.wasm")]
+    pub output: PathBuf,
+}
+
+/// `nativesock wit DIR`
+#[derive(Args, Debug)]
+pub struct WitCommand {
+    /// The directory to write the package into (created if missing): its
+    /// `.wit` files, and the WASI packages under `deps/`.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// `nativesock run [OPTIONS] [APP.wasm] [ARGS]...`
@@ -489,6 +518,8 @@ pub fn one_line(e: &anyhow::Error) -> String {
 /// simply kills the process.
 pub fn execute(cli: Cli) -> anyhow::Result<i32> {
     let (options, app, args) = match cli.command {
+        Command::Compose(compose) => return compose_command(&compose).map(|()| 0),
+        Command::Wit(wit) => return crate::wit::write_package(&wit.dir).map(|()| 0),
         Command::Run(run) => {
             let mut rest = run.app_and_args.into_iter();
             let app = rest.next().map(PathBuf::from);
@@ -535,6 +566,26 @@ pub fn execute(cli: Cli) -> anyhow::Result<i32> {
     result
 }
 
+/// `nativesock compose`: an application that does not import the socket
+/// interface is an error here (`run` simply runs it).
+fn compose_command(compose: &ComposeCommand) -> anyhow::Result<()> {
+    let name = compose.app.display().to_string();
+    let bytes = std::fs::read(&compose.app).with_context(|| format!("failed to read `{name}`"))?;
+    if !crate::compose::imports_socket(&bytes)
+        .with_context(|| format!("failed to load `{name}`"))?
+    {
+        bail!(
+            "`{name}` does not import `{}`: there is nothing to compose",
+            crate::compose::SOCKET
+        );
+    }
+    let composed = crate::compose::compose_with_semantics(&bytes)
+        .with_context(|| format!("failed to compose `{name}`"))?;
+    std::fs::write(&compose.output, composed)
+        .with_context(|| format!("failed to write `{}`", compose.output.display()))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -556,7 +607,7 @@ mod tests {
     fn run_options(args: &[&str]) -> (RunOptions, Vec<OsString>) {
         match parse(args).command {
             Command::Run(r) => (r.options, r.app_and_args),
-            Command::Demo(_) => panic!("not `run`"),
+            _ => panic!("not `run`"),
         }
     }
 
@@ -584,7 +635,7 @@ mod tests {
                 assert!(d.options.allow_name_lookup);
                 assert_eq!(d.args, ["a", "-b"]);
             }
-            Command::Run(_) => panic!("not `demo`"),
+            _ => panic!("not `demo`"),
         }
     }
 

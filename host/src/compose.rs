@@ -13,7 +13,20 @@ use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions};
 
 /// The interface the semantics component exports and applications import.
-const SOCKET: &str = "nativesock:socket/socket@0.1.0";
+pub const SOCKET: &str = "nativesock:socket/socket@0.1.0";
+
+/// Whether `app` imports [`SOCKET`], so that composing it changes it.
+///
+/// # Errors
+///
+/// As [`compose_with_semantics`]: when `app` is not a component.
+pub fn imports_socket(app: &[u8]) -> Result<bool> {
+    check_component(app, "the application")?;
+    let mut graph = CompositionGraph::new();
+    let package = Package::from_bytes("nativesock:app", None, app, graph.types_mut())
+        .context("failed to read the application component")?;
+    Ok(graph.types()[package.ty()].imports.contains_key(SOCKET))
+}
 
 /// Composes `app` with the embedded semantics component.
 ///

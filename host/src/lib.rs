@@ -107,6 +107,7 @@ pub mod artifacts;
 pub mod cli;
 pub mod compose;
 pub mod run;
+pub mod wit;
 
 mod bindings;
 mod cancel;

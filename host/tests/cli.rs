@@ -335,3 +335,114 @@ fn ctrl_c_interrupts_a_blocking_connect_and_exits_130() {
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("KeyboardInterrupt"), "{stderr}");
 }
+
+#[test]
+fn compose_writes_a_component_that_runs_as_the_app_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("composed.wasm");
+    let out_path = out_path.to_str().unwrap();
+    let app = programs::SCM_RIGHTS_PASSING;
+    let out = nativesock(&["compose", app, "-o", out_path]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""));
+
+    let original = nativesock(&["run", app]);
+    assert_eq!(original.code(), 0, "{}", original.stderr);
+    let composed = nativesock(&["run", out_path]);
+    assert_eq!(composed.code(), 0, "{}", composed.stderr);
+    assert_eq!(composed.stdout, original.stdout);
+    assert!(!composed.stdout.is_empty());
+
+    // The result no longer imports the socket interface: composing it again
+    // has nothing to do.
+    let again = nativesock(&["compose", out_path, "-o", out_path]);
+    assert_eq!(again.code(), 1);
+    assert_one_error_line(&again.stderr);
+    assert_eq!(
+        again.stderr,
+        format!(
+            "error: `{out_path}` does not import `nativesock:socket/socket@0.1.0`: there is nothing to compose\n"
+        )
+    );
+}
+
+#[test]
+fn compose_refuses_what_it_cannot_compose_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.wasm");
+    let out_path = out_path.to_str().unwrap();
+    let garbage = write(dir.path(), "garbage.wasm", b"#!/bin/sh\n");
+    let missing = dir.path().join("missing.wasm");
+    let missing = missing.to_str().unwrap();
+    let cases = [
+        (
+            programs::NO_SOCKET_IMPORT,
+            "does not import `nativesock:socket/socket@0.1.0`",
+        ),
+        (garbage.as_str(), "not a WebAssembly binary"),
+        (missing, "No such file or directory"),
+    ];
+    for (app, problem) in cases {
+        let out = nativesock(&["compose", app, "-o", out_path]);
+        assert_eq!(out.code(), 1, "{app}: {}", out.stderr);
+        assert_one_error_line(&out.stderr);
+        assert!(out.stderr.contains(problem), "{app}: {}", out.stderr);
+        assert!(!Path::new(out_path).exists(), "{app}: wrote {out_path}");
+    }
+    // An output that cannot be written is named.
+    let nowhere = dir.path().join("no/such/dir/out.wasm");
+    let nowhere = nowhere.to_str().unwrap();
+    let out = nativesock(&["compose", programs::SCM_RIGHTS_PASSING, "-o", nowhere]);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    assert_one_error_line(&out.stderr);
+    assert!(
+        out.stderr
+            .starts_with(&format!("error: failed to write `{nowhere}`: ")),
+        "{}",
+        out.stderr
+    );
+    // Without `-o`: clap's usage error.
+    let out = nativesock(&["compose", programs::SCM_RIGHTS_PASSING]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--output <OUT.wasm>"), "{}", out.stderr);
+}
+
+#[test]
+fn wit_writes_the_package_as_the_repository_has_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("app/wit");
+    let out = nativesock(&["wit", target.to_str().unwrap()]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!((out.stdout.as_str(), out.stderr.as_str()), ("", ""));
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    let mut compared = 0;
+    for sub in ["", "deps"] {
+        for entry in std::fs::read_dir(repo.join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                let name = Path::new(sub).join(entry.file_name());
+                let written = std::fs::read(target.join(&name))
+                    .unwrap_or_else(|e| panic!("{}: {e}", name.display()));
+                assert_eq!(
+                    written,
+                    std::fs::read(entry.path()).unwrap(),
+                    "{}",
+                    name.display()
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 9, "{compared} files");
+
+    // A file where the directory should be: one clear line.
+    let file = write(dir.path(), "file", b"x");
+    let out = nativesock(&["wit", &file]);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    assert_one_error_line(&out.stderr);
+    assert!(
+        out.stderr.starts_with("error: failed to "),
+        "{}",
+        out.stderr
+    );
+}
