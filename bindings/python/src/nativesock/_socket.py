@@ -1,0 +1,524 @@
+"""CPython's `_socket` module, over `nativesock:socket/socket`.
+
+Installed as `sys.modules["_socket"]` before the interpreter's own
+`socket.py` is imported, so that `socket.socket`, `create_connection`,
+`makefile`, `fromfd`, `send_fds` and the enums are CPython's code on top of
+the semantics component. Every argument crosses as a `value` (ints of any
+size, other objects by their type's name), so the errors are the
+component's, which are CPython's.
+
+componentize-py runs module top levels at build time, when no import of
+the component may be called: this module only binds them then, and asks the
+host for its constants in `_install`, at run time.
+"""
+
+import builtins as _builtins
+import operator as _operator
+import sys as _sys
+
+from componentize_py_types import Err as _Err
+from wit_world.imports import socket as _ns
+
+from . import _names
+
+error = OSError
+timeout = TimeoutError
+
+
+class herror(OSError):
+    """`socket.herror`."""
+
+
+class gaierror(OSError):
+    """`socket.gaierror`."""
+
+
+has_ipv6 = True
+
+
+def _iface():
+    return _ns
+
+
+# --- values -----------------------------------------------------------------
+
+
+def _value(x):
+    """A Python object as the interface's `value`."""
+    ns = _iface()
+    if x is None:
+        return ns.Value_None_()
+    if isinstance(x, bool):
+        return ns.Value_Boolean(x)
+    if isinstance(x, int):
+        # An int subclass (an IntEnum) crosses as its plain value.
+        x = int(x)
+        return ns.Value_Int(x) if -(2**63) <= x < 2**63 else ns.Value_BigInt(str(x))
+    if isinstance(x, float):
+        return ns.Value_Float(x)
+    if isinstance(x, str):
+        return ns.Value_Str(x)
+    if isinstance(x, (bytes, bytearray, memoryview)):
+        return ns.Value_Bytes(bytes(x))
+    if hasattr(type(x), "__index__"):
+        return _value(_operator.index(x))
+    return ns.Value_Object(type(x).__name__)
+
+
+def _opt(x, default=None):
+    """An optional argument: absent (`default`) crosses as none."""
+    return None if x is default else _value(x)
+
+
+def _py(v):
+    """A `value` as a Python object."""
+    ns = _iface()
+    if isinstance(v, ns.Value_None_):
+        return None
+    if isinstance(v, ns.Value_BigInt):
+        return int(v.value)
+    if isinstance(v, ns.Value_Object):
+        raise TypeError(f"unexpected {v.value} object from the component")
+    return v.value
+
+
+def _address(a):
+    ns = _iface()
+    if isinstance(a, tuple):
+        return ns.Address_Tuple([_value(x) for x in a])
+    if isinstance(a, list):
+        return ns.Address_List([_value(x) for x in a])
+    return ns.Address_Scalar(_value(a))
+
+
+def _py_address(a):
+    ns = _iface()
+    if a is None:
+        return None
+    if isinstance(a, ns.Address_Tuple):
+        return tuple(_py(x) for x in a.value)
+    if isinstance(a, ns.Address_List):
+        return [_py(x) for x in a.value]
+    return _py(a.value)
+
+
+def _bytes_like(data, what="a bytes-like object is required, not '{}'"):
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    try:
+        return bytes(memoryview(data))
+    except TypeError:
+        raise TypeError(what.format(type(data).__name__)) from None
+
+
+# --- errors -----------------------------------------------------------------
+
+_CLASSES = {"herror": herror, "gaierror": gaierror, "timeout": TimeoutError}
+
+
+def _exception(name, errno, strerror, message):
+    cls = _CLASSES.get(name) or getattr(_builtins, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+        cls = RuntimeError
+        message = f"{name}: {message}"
+    if errno is not None and issubclass(cls, OSError):
+        return cls(errno, strerror)
+    return cls(message) if message else cls()
+
+
+def _raise(err):
+    """Raises the Python exception an interface `error` describes."""
+    e = err.value
+    if e.exception == "ExceptionGroup":
+        subs = [_exception(s.exception, s.errno, s.strerror, s.message) for s in e.exceptions]
+        raise ExceptionGroup(e.message.split(" (")[0], subs) from None
+    raise _exception(e.exception, e.errno, e.strerror, e.message) from None
+
+
+def _call(f, *args):
+    try:
+        return f(*args)
+    except _Err as err:
+        _raise(err)
+
+
+# --- the socket object ------------------------------------------------------
+
+
+class socket:
+    """`_socket.socket`: the C socket object, one component resource."""
+
+    # As the C type: no `__dict__` or `__weakref__` (`socket.py`'s subclass
+    # adds its own slots, `__weakref__` among them).
+    __slots__ = ("_sock",)
+
+    def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
+        ns = _iface()
+        self._sock = _call(
+            ns.Socket.create,
+            _value(family),
+            _value(type),
+            _value(proto),
+            None if fileno is None else _value(fileno),
+        )
+
+    @classmethod
+    def _wrap(cls, sock):
+        self = cls.__new__(cls)
+        self._sock = sock
+        return self
+
+    family = property(lambda self: self._sock.family())
+    type = property(lambda self: self._sock.type())
+    proto = property(lambda self: self._sock.proto())
+    timeout = property(lambda self: self._sock.timeout())
+
+    def __repr__(self):
+        return self._sock.repr()
+
+    def fileno(self):
+        return self._sock.fileno()
+
+    def close(self):
+        _call(self._sock.close)
+
+    def detach(self):
+        return self._sock.detach()
+
+    def dup(self):
+        return socket._wrap(_call(self._sock.dup))
+
+    def get_inheritable(self):
+        return _call(self._sock.get_inheritable)
+
+    def set_inheritable(self, inheritable):
+        _call(self._sock.set_inheritable, bool(_operator.index(inheritable)))
+
+    def settimeout(self, value):
+        _call(self._sock.settimeout, _value(value))
+
+    def gettimeout(self):
+        return self._sock.gettimeout()
+
+    def setblocking(self, flag):
+        _call(self._sock.setblocking, _value(flag))
+
+    def getblocking(self):
+        return self._sock.getblocking()
+
+    def bind(self, address):
+        _call(self._sock.bind, _address(address))
+
+    def connect(self, address):
+        _call(self._sock.connect, _address(address))
+
+    def connect_ex(self, address):
+        return _call(self._sock.connect_ex, _address(address))
+
+    def listen(self, *backlog):
+        if len(backlog) > 1:
+            raise TypeError(f"listen() takes at most 1 argument ({len(backlog)} given)")
+        _call(self._sock.listen, _value(backlog[0]) if backlog else None)
+
+    def _accept(self):
+        conn, address = _call(self._sock.accept)
+        return conn.detach(), _py_address(address)
+
+    def getsockname(self):
+        return _py_address(_call(self._sock.getsockname))
+
+    def getpeername(self):
+        return _py_address(_call(self._sock.getpeername))
+
+    def send(self, data, flags=None):
+        return _call(self._sock.send, _bytes_like(data), _opt(flags))
+
+    def sendall(self, data, flags=None):
+        _call(self._sock.sendall, _bytes_like(data), _opt(flags))
+
+    def sendto(self, data, flags_or_address, *address):
+        if len(address) > 1:
+            raise TypeError(f"sendto() takes 2 or 3 arguments ({2 + len(address)} given)")
+        if address:
+            flags, address = _value(flags_or_address), address[0]
+        else:
+            flags, address = None, flags_or_address
+        return _call(self._sock.sendto, _bytes_like(data), flags, _address(address))
+
+    def recv(self, bufsize, flags=None):
+        return bytes(_call(self._sock.recv, _value(bufsize), _opt(flags)))
+
+    def recvfrom(self, bufsize, flags=None):
+        data, address = _call(self._sock.recvfrom, _value(bufsize), _opt(flags))
+        return bytes(data), _py_address(address)
+
+    def _writable(self, buffer, method):
+        try:
+            view = memoryview(buffer)
+        except TypeError:
+            raise TypeError(
+                f"{method}() argument 1 must be read-write bytes-like object, "
+                f"not {type(buffer).__name__}"
+            ) from None
+        if view.readonly:
+            raise TypeError(
+                f"{method}() argument 1 must be read-write bytes-like object, "
+                f"not {type(buffer).__name__}"
+            )
+        return view.cast("B")
+
+    def recv_into(self, buffer, nbytes=None, flags=None):
+        view = self._writable(buffer, "recv_into")
+        got = _call(self._sock.recv_into, len(view), _opt(nbytes), _opt(flags))
+        view[: len(got.data)] = got.data
+        return got.nbytes
+
+    def recvfrom_into(self, buffer, nbytes=None, flags=None):
+        view = self._writable(buffer, "recvfrom_into")
+        got, address = _call(self._sock.recvfrom_into, len(view), _opt(nbytes), _opt(flags))
+        view[: len(got.data)] = got.data
+        return got.nbytes, _py_address(address)
+
+    def sendmsg(self, buffers, ancdata=(), flags=None, address=None):
+        ns = _iface()
+        try:
+            buffers = [_bytes_like(b) for b in buffers]
+        except TypeError as e:
+            if "iterable" in str(e) or not hasattr(buffers, "__iter__"):
+                raise TypeError("sendmsg() argument 1 must be an iterable") from None
+            raise
+        items = []
+        for item in ancdata:
+            level, kind, data = item
+            items.append(ns.AncillaryItem(_value(level), _value(kind), _bytes_like(data)))
+        return _call(
+            self._sock.sendmsg,
+            buffers,
+            items,
+            _opt(flags),
+            None if address is None else _address(address),
+        )
+
+    @staticmethod
+    def _message(msg):
+        ancdata = [(a.level, a.kind, bytes(a.data)) for a in msg.ancdata]
+        return ancdata, msg.msg_flags, _py_address(msg.address)
+
+    def recvmsg(self, bufsize, ancbufsize=None, flags=None):
+        msg = _call(self._sock.recvmsg, _value(bufsize), _opt(ancbufsize), _opt(flags))
+        return (bytes(msg.data), *self._message(msg))
+
+    def recvmsg_into(self, buffers, ancbufsize=None, flags=None):
+        views = [self._writable(b, "recvmsg_into") for b in buffers]
+        msg = _call(self._sock.recvmsg_into, [len(v) for v in views], _opt(ancbufsize), _opt(flags))
+        data, at = bytes(msg.data), 0
+        for v in views:
+            chunk = data[at : at + len(v)]
+            v[: len(chunk)] = chunk
+            at += len(chunk)
+        return (msg.nbytes, *self._message(msg))
+
+    def shutdown(self, how):
+        _call(self._sock.shutdown, _value(how))
+
+    def getsockopt(self, level, optname, buflen=None):
+        ns = _iface()
+        v = _call(self._sock.getsockopt, _value(level), _value(optname), _opt(buflen))
+        return bytes(v.value) if isinstance(v, ns.SockoptValue_Bytes) else v.value
+
+    def setsockopt(self, level, optname, value, *optlen):
+        if len(optlen) > 1:
+            raise TypeError(f"setsockopt() takes exactly 3 arguments ({3 + len(optlen)} given)")
+        _call(
+            self._sock.setsockopt,
+            _value(level),
+            _value(optname),
+            _value(value),
+            _value(optlen[0]) if optlen else None,
+        )
+
+
+SocketType = socket
+
+
+# --- module functions -------------------------------------------------------
+
+
+def socketpair(family=None, type=None, proto=None):
+    a, b = _call(_iface().socketpair, _opt(family), _opt(type), _opt(proto))
+    return socket._wrap(a), socket._wrap(b)
+
+
+def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+    infos = _call(
+        _iface().getaddrinfo,
+        _value(host),
+        _value(port),
+        _value(family),
+        _value(type),
+        _value(proto),
+        _value(flags),
+    )
+    return [
+        (ai.family, ai.socket_type, ai.proto, ai.canonname, _py_address(ai.sockaddr))
+        for ai in infos
+    ]
+
+
+def gethostbyname(hostname):
+    return _call(_iface().gethostbyname, _value(hostname))
+
+
+def _hostent(h):
+    return h.hostname, list(h.aliaslist), list(h.ipaddrlist)
+
+
+def gethostbyname_ex(hostname):
+    return _hostent(_call(_iface().gethostbyname_ex, _value(hostname)))
+
+
+def gethostbyaddr(ip_address):
+    return _hostent(_call(_iface().gethostbyaddr, _value(ip_address)))
+
+
+def getnameinfo(sockaddr, flags):
+    return _call(_iface().getnameinfo, _address(sockaddr), _value(flags))
+
+
+def gethostname():
+    return _call(_iface().gethostname)
+
+
+def getservbyname(servicename, protocolname=None):
+    return _call(_iface().getservbyname, servicename, protocolname)
+
+
+def getservbyport(port, protocolname=None):
+    return _call(_iface().getservbyport, _value(port), protocolname)
+
+
+def getdefaulttimeout():
+    return _iface().getdefaulttimeout()
+
+
+def setdefaulttimeout(value):
+    _call(_iface().setdefaulttimeout, _value(value))
+
+
+def dup(fd):
+    return _call(_iface().dup_fd, _value(fd))
+
+
+def close(fd):
+    _call(_iface().close_fd, _value(fd))
+
+
+def CMSG_LEN(length):
+    """`CMSG_LEN` on Linux x86-64 and aarch64: a 16-byte header."""
+    length = _operator.index(length)
+    if not 0 <= length <= 2**63 - 1 - 16:
+        raise OverflowError("CMSG_LEN() argument out of range")
+    return 16 + length
+
+
+def CMSG_SPACE(length):
+    """`CMSG_SPACE`: the data padded to 8 bytes, plus the header."""
+    length = _operator.index(length)
+    if not 0 <= length <= 2**63 - 1 - 24:
+        raise OverflowError("CMSG_SPACE() argument out of range")
+    return 16 + (length + 7) // 8 * 8
+
+
+def htons(x):
+    return ((x & 0xFF) << 8) | ((x >> 8) & 0xFF) if _sys.byteorder == "little" else x
+
+
+ntohs = htons
+
+
+def htonl(x):
+    return int.from_bytes(x.to_bytes(4, _sys.byteorder), "big")
+
+
+ntohl = htonl
+
+
+def _install():
+    """Fills in the host's constants (run time only) and returns the module."""
+    module = _sys.modules[__name__]
+    ns = _iface()
+    for name in _names.NAMES:
+        value = ns.constant(name)
+        if value is not None:
+            setattr(module, name, value)
+    return module
+
+
+# --- address conversions (pure functions in CPython too) --------------------
+
+
+def inet_aton(ip_string):
+    """glibc's `inet_aton`: 1 to 4 parts, each decimal, octal (`0...`) or
+    hex (`0x...`), the last filling the remaining bytes."""
+    if not isinstance(ip_string, str):
+        raise TypeError(f"inet_aton() argument 1 must be str, not {type(ip_string).__name__}")
+    bad = OSError("illegal IP address string passed to inet_aton")
+    text = ip_string.split(" ", 1)[0] if " " in ip_string else ip_string
+    parts = text.split(".")
+    if not 1 <= len(parts) <= 4:
+        raise bad
+    values = []
+    for part in parts:
+        low = part.lower()
+        if not (low.isascii() and low.isalnum()):
+            raise bad
+        try:
+            if low.startswith("0x"):
+                value = int(low[2:], 16)
+            elif len(low) > 1 and low.startswith("0"):
+                value = int(low, 8)
+            else:
+                value = int(low, 10) if low.isdigit() else int("x")
+        except ValueError:
+            raise bad from None
+        values.append(value)
+    *head, last = values
+    if any(v > 255 for v in head) or last >= 256 ** (4 - len(head)):
+        raise bad
+    return bytes(head) + last.to_bytes(4 - len(head), "big")
+
+
+def inet_ntoa(packed_ip):
+    packed = bytes(memoryview(packed_ip))
+    if len(packed) != 4:
+        raise OSError("packed IP wrong length for inet_ntoa")
+    return ".".join(str(b) for b in packed)
+
+
+def inet_pton(address_family, ip_string):
+    import ipaddress
+
+    family = _operator.index(address_family)
+    kind = {AF_INET: ipaddress.IPv4Address, AF_INET6: ipaddress.IPv6Address}.get(family)  # noqa: F821
+    if kind is None:
+        raise OSError(_iface().constant("EAFNOSUPPORT"), "Address family not supported by protocol")
+    try:
+        return kind(ip_string).packed
+    except ValueError:
+        raise OSError("illegal IP address string passed to inet_pton") from None
+
+
+def inet_ntop(address_family, packed_ip):
+    import ipaddress
+
+    family = _operator.index(address_family)
+    packed = bytes(memoryview(packed_ip))
+    if family == AF_INET:  # noqa: F821
+        if len(packed) != 4:
+            raise ValueError("invalid length of packed IP address string")
+        return str(ipaddress.IPv4Address(packed))
+    if family == AF_INET6:  # noqa: F821
+        if len(packed) != 16:
+            raise ValueError("invalid length of packed IP address string")
+        return str(ipaddress.IPv6Address(packed))
+    raise ValueError(f"unknown address family {family}")
