@@ -41,6 +41,17 @@ pub fn tcp() -> Socket {
     Socket::create(None, None, None, None).expect("socket.socket()")
 }
 
+/// A `SOCK_DGRAM` socket bound to an ephemeral port on `127.0.0.1`.
+pub fn udp() -> Socket {
+    let af_inet = constant("AF_INET").expect("AF_INET");
+    let dgram = constant("SOCK_DGRAM").expect("SOCK_DGRAM");
+    let u = Socket::create(Some(&int(af_inet)), Some(&int(dgram)), None, None)
+        .expect("socket(AF_INET, SOCK_DGRAM)");
+    u.bind(&inet("127.0.0.1", 0))
+        .expect("bind(('127.0.0.1', 0))");
+    u
+}
+
 /// A `SOCK_STREAM` socket listening on `127.0.0.1` with `backlog`, and its port.
 pub fn listener(backlog: i64) -> (Socket, u16) {
     let s = tcp();

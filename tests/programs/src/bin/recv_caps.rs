@@ -55,14 +55,7 @@ fn main() {
     assert_eq!(msg.msg_flags, c("MSG_TRUNC"));
     println!("unix datagram: 10000 bytes whole under a {CAP}-byte cap");
 
-    let u = Socket::create(
-        Some(&int(c("AF_INET"))),
-        Some(&int(c("SOCK_DGRAM"))),
-        None,
-        None,
-    )
-    .unwrap();
-    u.bind(&inet("127.0.0.1", 0)).unwrap();
+    let u = udp();
     let me = u.getsockname().unwrap();
     let dgram: Vec<u8> = (0..60_000u32).map(|i| (i % 251) as u8).collect();
     assert_eq!(u.sendto(&dgram, None, &me).unwrap(), 60_000);

@@ -203,14 +203,7 @@ fn main() {
         |m| msg_tuple(m, py::b(&m.data)),
     );
 
-    let u = Socket::create(
-        Some(&int(c("AF_INET"))),
-        Some(&int(c("SOCK_DGRAM"))),
-        None,
-        None,
-    )
-    .unwrap();
-    u.bind(&inet("127.0.0.1", 0)).unwrap();
+    let u = udp();
     u.sendto(b"xyz", None, &u.getsockname().unwrap()).unwrap();
     let r = recvfrom_into(&u, &mut buf, None, None);
     py::show("u.recvfrom_into(buf)", r, |(n, addr)| {
