@@ -109,7 +109,7 @@ pub fn idna_converter(host: &Value) -> PyResult<Vec<u8>> {
         other => {
             return Err(type_error(format!(
                 "str, bytes or bytearray expected, not {}",
-                type_name(other)
+                crate::conv::type_name(other)
             )));
         }
     };
@@ -221,16 +221,11 @@ pub(crate) trait Resolver {
     fn eai_noname(&self) -> i32;
 }
 
-/// Python's `type(v).__name__`.
-pub(crate) fn type_name(v: &Value) -> &str {
-    crate::conv::type_name(v)
-}
-
 fn address_type_name(addr: &Address) -> &str {
     match addr {
         Address::Tuple(_) => "tuple",
         Address::List(_) => "list",
-        Address::Scalar(v) => type_name(v),
+        Address::Scalar(v) => crate::conv::type_name(v),
     }
 }
 

@@ -24,9 +24,9 @@ use crate::error::{PyResult, overflow_error, type_error, value_error};
 pub enum PyInt {
     /// One that fits a C long (64 bits on the hosts nativesock runs on).
     Long(i64),
-    /// One that does not: its sign and its value modulo 2**64 (two's
-    /// complement), which is all that the masking converters keep.
-    Big { negative: bool, low: u64 },
+    /// One that does not: its value modulo 2**64 (two's complement), which
+    /// is all that the masking converters keep.
+    Big { low: u64 },
 }
 
 impl PyInt {
@@ -34,7 +34,7 @@ impl PyInt {
     pub fn mask64(self) -> u64 {
         match self {
             PyInt::Long(i) => i as u64,
-            PyInt::Big { low, .. } => low,
+            PyInt::Big { low } => low,
         }
     }
 }
@@ -51,13 +51,19 @@ pub fn index(v: &Value) -> PyResult<PyInt> {
     }
 }
 
+/// A `big-int`'s sign (true for `-`) and its digits: `-12` is `(true, "12")`,
+/// `+12` and `12` are `(false, "12")`.
+pub fn sign_and_digits(text: &str) -> (bool, &str) {
+    match text.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    }
+}
+
 /// A `big-int` as a binding writes it: an optional sign and decimal digits.
 /// Anything else is the binding's mistake, reported as `int()` would.
 fn parse_decimal(text: &str) -> PyResult<PyInt> {
-    let (negative, digits) = match text.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
+    let (negative, digits) = sign_and_digits(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(value_error(format!(
             "invalid literal for int() with base 10: {}",
@@ -78,7 +84,6 @@ fn parse_decimal(text: &str) -> PyResult<PyInt> {
     Ok(match small {
         Some(i) => PyInt::Long(i),
         None => PyInt::Big {
-            negative,
             low: if negative { low.wrapping_neg() } else { low },
         },
     })

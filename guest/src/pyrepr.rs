@@ -128,10 +128,8 @@ fn quote_for(has_single: bool, has_double: bool) -> char {
 /// full Unicode database.
 /// `repr()` of an int written in decimal by a binding: no `+`, no leading zeros.
 fn big_int_repr(digits: &str) -> String {
-    let (sign, rest) = match digits.strip_prefix('-') {
-        Some(r) => ("-", r),
-        None => ("", digits.strip_prefix('+').unwrap_or(digits)),
-    };
+    let (negative, rest) = crate::conv::sign_and_digits(digits);
+    let sign = if negative { "-" } else { "" };
     let rest = rest.trim_start_matches('0');
     if rest.is_empty() {
         "0".into()
@@ -316,6 +314,15 @@ mod tests {
         let abs = Address::Scalar(Value::Bytes(b"\0abc\x01'".to_vec()));
         assert_eq!(address_str(&abs), "b\"\\x00abc\\x01'\"");
         assert_eq!(address_str(&Address::Tuple(vec![Value::Int(1)])), "(1,)");
+    }
+
+    #[test]
+    fn big_ints_repr_as_python_prints_them() {
+        let r = |d: &str| value_repr(&Value::BigInt(d.into()));
+        assert_eq!(r("18446744073709551616"), "18446744073709551616");
+        assert_eq!(r("-18446744073709551616"), "-18446744073709551616");
+        assert_eq!(r("+00012"), "12");
+        assert_eq!(r("-000"), "0");
     }
 
     #[test]

@@ -571,16 +571,15 @@ pub fn execute(cli: Cli) -> anyhow::Result<i32> {
 fn compose_command(compose: &ComposeCommand) -> anyhow::Result<()> {
     let name = compose.app.display().to_string();
     let bytes = std::fs::read(&compose.app).with_context(|| format!("failed to read `{name}`"))?;
-    if !crate::compose::imports_socket(&bytes)
+    // One parse: `run` reports the same errors as `failed to load`.
+    let Some(composed) = crate::compose::compose_if_needed(&bytes)
         .with_context(|| format!("failed to load `{name}`"))?
-    {
+    else {
         bail!(
             "`{name}` does not import `{}`: there is nothing to compose",
             crate::compose::SOCKET
         );
-    }
-    let composed = crate::compose::compose_with_semantics(&bytes)
-        .with_context(|| format!("failed to compose `{name}`"))?;
+    };
     std::fs::write(&compose.output, composed)
         .with_context(|| format!("failed to write `{}`", compose.output.display()))?;
     Ok(())

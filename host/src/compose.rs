@@ -15,19 +15,6 @@ use wac_graph::{CompositionGraph, EncodeOptions};
 /// The interface the semantics component exports and applications import.
 pub const SOCKET: &str = "nativesock:socket/socket@0.1.0";
 
-/// Whether `app` imports [`SOCKET`], so that composing it changes it.
-///
-/// # Errors
-///
-/// As [`compose_with_semantics`]: when `app` is not a component.
-pub fn imports_socket(app: &[u8]) -> Result<bool> {
-    check_component(app, "the application")?;
-    let mut graph = CompositionGraph::new();
-    let package = Package::from_bytes("nativesock:app", None, app, graph.types_mut())
-        .context("failed to read the application component")?;
-    Ok(graph.types()[package.ty()].imports.contains_key(SOCKET))
-}
-
 /// Composes `app` with the embedded semantics component.
 ///
 /// The semantics component's `socket` export satisfies the application's
@@ -56,16 +43,26 @@ pub fn imports_socket(app: &[u8]) -> Result<bool> {
 /// # }
 /// ```
 pub fn compose_with_semantics(app: &[u8]) -> Result<Vec<u8>> {
+    Ok(compose(app, crate::artifacts::SEMANTICS)?.unwrap_or_else(|| app.to_vec()))
+}
+
+/// [`compose_with_semantics`], but `None` for an application that does not
+/// import [`SOCKET`] (which composing would leave as it is).
+///
+/// # Errors
+///
+/// As [`compose_with_semantics`].
+pub fn compose_if_needed(app: &[u8]) -> Result<Option<Vec<u8>>> {
     compose(app, crate::artifacts::SEMANTICS)
 }
 
-fn compose(app: &[u8], semantics: &[u8]) -> Result<Vec<u8>> {
+fn compose(app: &[u8], semantics: &[u8]) -> Result<Option<Vec<u8>>> {
     check_component(app, "the application")?;
     let mut graph = CompositionGraph::new();
     let app_package = Package::from_bytes("nativesock:app", None, app, graph.types_mut())
         .context("failed to read the application component")?;
     if !graph.types()[app_package.ty()].imports.contains_key(SOCKET) {
-        return Ok(app.to_vec());
+        return Ok(None);
     }
     let exports: Vec<String> = graph.types()[app_package.ty()]
         .exports
@@ -96,6 +93,7 @@ fn compose(app: &[u8], semantics: &[u8]) -> Result<Vec<u8>> {
     }
     graph
         .encode(EncodeOptions::default())
+        .map(Some)
         .context("failed to encode the composed component")
 }
 

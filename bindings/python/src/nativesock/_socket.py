@@ -36,33 +36,28 @@ class gaierror(OSError):
 has_ipv6 = True
 
 
-def _iface():
-    return _ns
-
-
 # --- values -----------------------------------------------------------------
 
 
 def _value(x):
     """A Python object as the interface's `value`."""
-    ns = _iface()
     if x is None:
-        return ns.Value_None_()
+        return _ns.Value_None_()
     if isinstance(x, bool):
-        return ns.Value_Boolean(x)
+        return _ns.Value_Boolean(x)
     if isinstance(x, int):
         # An int subclass (an IntEnum) crosses as its plain value.
         x = int(x)
-        return ns.Value_Int(x) if -(2**63) <= x < 2**63 else ns.Value_BigInt(str(x))
+        return _ns.Value_Int(x) if -(2**63) <= x < 2**63 else _ns.Value_BigInt(str(x))
     if isinstance(x, float):
-        return ns.Value_Float(x)
+        return _ns.Value_Float(x)
     if isinstance(x, str):
-        return ns.Value_Str(x)
+        return _ns.Value_Str(x)
     if isinstance(x, (bytes, bytearray, memoryview)):
-        return ns.Value_Bytes(bytes(x))
+        return _ns.Value_Bytes(bytes(x))
     if hasattr(type(x), "__index__"):
         return _value(_operator.index(x))
-    return ns.Value_Object(type(x).__name__)
+    return _ns.Value_Object(type(x).__name__)
 
 
 def _opt(x, default=None):
@@ -72,32 +67,29 @@ def _opt(x, default=None):
 
 def _py(v):
     """A `value` as a Python object."""
-    ns = _iface()
-    if isinstance(v, ns.Value_None_):
+    if isinstance(v, _ns.Value_None_):
         return None
-    if isinstance(v, ns.Value_BigInt):
+    if isinstance(v, _ns.Value_BigInt):
         return int(v.value)
-    if isinstance(v, ns.Value_Object):
+    if isinstance(v, _ns.Value_Object):
         raise TypeError(f"unexpected {v.value} object from the component")
     return v.value
 
 
 def _address(a):
-    ns = _iface()
     if isinstance(a, tuple):
-        return ns.Address_Tuple([_value(x) for x in a])
+        return _ns.Address_Tuple([_value(x) for x in a])
     if isinstance(a, list):
-        return ns.Address_List([_value(x) for x in a])
-    return ns.Address_Scalar(_value(a))
+        return _ns.Address_List([_value(x) for x in a])
+    return _ns.Address_Scalar(_value(a))
 
 
 def _py_address(a):
-    ns = _iface()
     if a is None:
         return None
-    if isinstance(a, ns.Address_Tuple):
+    if isinstance(a, _ns.Address_Tuple):
         return tuple(_py(x) for x in a.value)
-    if isinstance(a, ns.Address_List):
+    if isinstance(a, _ns.Address_List):
         return [_py(x) for x in a.value]
     return _py(a.value)
 
@@ -153,9 +145,8 @@ class socket:
     __slots__ = ("_sock",)
 
     def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
-        ns = _iface()
         self._sock = _call(
-            ns.Socket.create,
+            _ns.Socket.create,
             _value(family),
             _value(type),
             _value(proto),
@@ -280,17 +271,15 @@ class socket:
         return got.nbytes, _py_address(address)
 
     def sendmsg(self, buffers, ancdata=(), flags=None, address=None):
-        ns = _iface()
         try:
-            buffers = [_bytes_like(b) for b in buffers]
-        except TypeError as e:
-            if "iterable" in str(e) or not hasattr(buffers, "__iter__"):
-                raise TypeError("sendmsg() argument 1 must be an iterable") from None
-            raise
+            buffers = iter(buffers)
+        except TypeError:
+            raise TypeError("sendmsg() argument 1 must be an iterable") from None
+        buffers = [_bytes_like(b) for b in buffers]
         items = []
         for item in ancdata:
             level, kind, data = item
-            items.append(ns.AncillaryItem(_value(level), _value(kind), _bytes_like(data)))
+            items.append(_ns.AncillaryItem(_value(level), _value(kind), _bytes_like(data)))
         return _call(
             self._sock.sendmsg,
             buffers,
@@ -322,9 +311,8 @@ class socket:
         _call(self._sock.shutdown, _value(how))
 
     def getsockopt(self, level, optname, buflen=None):
-        ns = _iface()
         v = _call(self._sock.getsockopt, _value(level), _value(optname), _opt(buflen))
-        return bytes(v.value) if isinstance(v, ns.SockoptValue_Bytes) else v.value
+        return bytes(v.value) if isinstance(v, _ns.SockoptValue_Bytes) else v.value
 
     def setsockopt(self, level, optname, value, *optlen):
         if len(optlen) > 1:
@@ -345,13 +333,13 @@ SocketType = socket
 
 
 def socketpair(family=None, type=None, proto=None):
-    a, b = _call(_iface().socketpair, _opt(family), _opt(type), _opt(proto))
+    a, b = _call(_ns.socketpair, _opt(family), _opt(type), _opt(proto))
     return socket._wrap(a), socket._wrap(b)
 
 
 def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
     infos = _call(
-        _iface().getaddrinfo,
+        _ns.getaddrinfo,
         _value(host),
         _value(port),
         _value(family),
@@ -366,7 +354,7 @@ def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
 
 
 def gethostbyname(hostname):
-    return _call(_iface().gethostbyname, _value(hostname))
+    return _call(_ns.gethostbyname, _value(hostname))
 
 
 def _hostent(h):
@@ -374,43 +362,43 @@ def _hostent(h):
 
 
 def gethostbyname_ex(hostname):
-    return _hostent(_call(_iface().gethostbyname_ex, _value(hostname)))
+    return _hostent(_call(_ns.gethostbyname_ex, _value(hostname)))
 
 
 def gethostbyaddr(ip_address):
-    return _hostent(_call(_iface().gethostbyaddr, _value(ip_address)))
+    return _hostent(_call(_ns.gethostbyaddr, _value(ip_address)))
 
 
 def getnameinfo(sockaddr, flags):
-    return _call(_iface().getnameinfo, _address(sockaddr), _value(flags))
+    return _call(_ns.getnameinfo, _address(sockaddr), _value(flags))
 
 
 def gethostname():
-    return _call(_iface().gethostname)
+    return _call(_ns.gethostname)
 
 
 def getservbyname(servicename, protocolname=None):
-    return _call(_iface().getservbyname, servicename, protocolname)
+    return _call(_ns.getservbyname, servicename, protocolname)
 
 
 def getservbyport(port, protocolname=None):
-    return _call(_iface().getservbyport, _value(port), protocolname)
+    return _call(_ns.getservbyport, _value(port), protocolname)
 
 
 def getdefaulttimeout():
-    return _iface().getdefaulttimeout()
+    return _ns.getdefaulttimeout()
 
 
 def setdefaulttimeout(value):
-    _call(_iface().setdefaulttimeout, _value(value))
+    _call(_ns.setdefaulttimeout, _value(value))
 
 
 def dup(fd):
-    return _call(_iface().dup_fd, _value(fd))
+    return _call(_ns.dup_fd, _value(fd))
 
 
 def close(fd):
-    _call(_iface().close_fd, _value(fd))
+    _call(_ns.close_fd, _value(fd))
 
 
 def CMSG_LEN(length):
@@ -446,9 +434,8 @@ ntohl = htonl
 def _install():
     """Fills in the host's constants (run time only) and returns the module."""
     module = _sys.modules[__name__]
-    ns = _iface()
     for name in _names.NAMES:
-        value = ns.constant(name)
+        value = _ns.constant(name)
         if value is not None:
             setattr(module, name, value)
     return module
@@ -501,7 +488,7 @@ def inet_pton(address_family, ip_string):
     family = _operator.index(address_family)
     kind = {AF_INET: ipaddress.IPv4Address, AF_INET6: ipaddress.IPv6Address}.get(family)  # noqa: F821
     if kind is None:
-        raise OSError(_iface().constant("EAFNOSUPPORT"), "Address family not supported by protocol")
+        raise OSError(_ns.constant("EAFNOSUPPORT"), "Address family not supported by protocol")
     try:
         return kind(ip_string).packed
     except ValueError:
