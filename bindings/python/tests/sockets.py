@@ -55,6 +55,11 @@ try:
     c.send("text")
 except TypeError as e:
     print("type", e)
+for call in (lambda: c.recv(1, None), lambda: c.getsockopt(1, 3, None)):
+    try:
+        call()
+    except TypeError as e:
+        print("explicit None", e)
 t = socket.socket()
 t.settimeout(0.05)
 t.bind(("127.0.0.1", 0))

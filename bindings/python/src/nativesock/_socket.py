@@ -60,9 +60,14 @@ def _value(x):
     return _ns.Value_Object(type(x).__name__)
 
 
-def _opt(x, default=None):
-    """An optional argument: absent (`default`) crosses as none."""
-    return None if x is default else _value(x)
+#: The default of an optional argument that was not passed: an explicit
+#: `None` is a value (`recv(1, None)` is CPython's `TypeError`).
+_MISSING = object()
+
+
+def _opt(x):
+    """An optional argument: absent crosses as none, anything else as a value."""
+    return None if x is _MISSING else _value(x)
 
 
 def _py(v):
@@ -221,10 +226,10 @@ class socket:
     def getpeername(self):
         return _py_address(_call(self._sock.getpeername))
 
-    def send(self, data, flags=None):
+    def send(self, data, flags=_MISSING):
         return _call(self._sock.send, _bytes_like(data), _opt(flags))
 
-    def sendall(self, data, flags=None):
+    def sendall(self, data, flags=_MISSING):
         _call(self._sock.sendall, _bytes_like(data), _opt(flags))
 
     def sendto(self, data, flags_or_address, *address):
@@ -236,10 +241,10 @@ class socket:
             flags, address = None, flags_or_address
         return _call(self._sock.sendto, _bytes_like(data), flags, _address(address))
 
-    def recv(self, bufsize, flags=None):
+    def recv(self, bufsize, flags=_MISSING):
         return bytes(_call(self._sock.recv, _value(bufsize), _opt(flags)))
 
-    def recvfrom(self, bufsize, flags=None):
+    def recvfrom(self, bufsize, flags=_MISSING):
         data, address = _call(self._sock.recvfrom, _value(bufsize), _opt(flags))
         return bytes(data), _py_address(address)
 
@@ -258,19 +263,19 @@ class socket:
             )
         return view.cast("B")
 
-    def recv_into(self, buffer, nbytes=None, flags=None):
+    def recv_into(self, buffer, nbytes=_MISSING, flags=_MISSING):
         view = self._writable(buffer, "recv_into")
         got = _call(self._sock.recv_into, len(view), _opt(nbytes), _opt(flags))
         view[: len(got.data)] = got.data
         return got.nbytes
 
-    def recvfrom_into(self, buffer, nbytes=None, flags=None):
+    def recvfrom_into(self, buffer, nbytes=_MISSING, flags=_MISSING):
         view = self._writable(buffer, "recvfrom_into")
         got, address = _call(self._sock.recvfrom_into, len(view), _opt(nbytes), _opt(flags))
         view[: len(got.data)] = got.data
         return got.nbytes, _py_address(address)
 
-    def sendmsg(self, buffers, ancdata=(), flags=None, address=None):
+    def sendmsg(self, buffers, ancdata=(), flags=_MISSING, address=None):
         try:
             buffers = iter(buffers)
         except TypeError:
@@ -293,11 +298,11 @@ class socket:
         ancdata = [(a.level, a.kind, bytes(a.data)) for a in msg.ancdata]
         return ancdata, msg.msg_flags, _py_address(msg.address)
 
-    def recvmsg(self, bufsize, ancbufsize=None, flags=None):
+    def recvmsg(self, bufsize, ancbufsize=_MISSING, flags=_MISSING):
         msg = _call(self._sock.recvmsg, _value(bufsize), _opt(ancbufsize), _opt(flags))
         return (bytes(msg.data), *self._message(msg))
 
-    def recvmsg_into(self, buffers, ancbufsize=None, flags=None):
+    def recvmsg_into(self, buffers, ancbufsize=_MISSING, flags=_MISSING):
         views = [self._writable(b, "recvmsg_into") for b in buffers]
         msg = _call(self._sock.recvmsg_into, [len(v) for v in views], _opt(ancbufsize), _opt(flags))
         data, at = bytes(msg.data), 0
@@ -310,7 +315,7 @@ class socket:
     def shutdown(self, how):
         _call(self._sock.shutdown, _value(how))
 
-    def getsockopt(self, level, optname, buflen=None):
+    def getsockopt(self, level, optname, buflen=_MISSING):
         v = _call(self._sock.getsockopt, _value(level), _value(optname), _opt(buflen))
         return bytes(v.value) if isinstance(v, _ns.SockoptValue_Bytes) else v.value
 
@@ -332,7 +337,7 @@ SocketType = socket
 # --- module functions -------------------------------------------------------
 
 
-def socketpair(family=None, type=None, proto=None):
+def socketpair(family=_MISSING, type=_MISSING, proto=_MISSING):
     a, b = _call(_ns.socketpair, _opt(family), _opt(type), _opt(proto))
     return socket._wrap(a), socket._wrap(b)
 
