@@ -29,5 +29,6 @@ pub mod module;
 pub mod names;
 pub mod netdb;
 pub mod pyrepr;
+pub mod select;
 pub mod socket;
 pub mod timeout;

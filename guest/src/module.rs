@@ -9,6 +9,7 @@ use crate::create;
 use crate::error::PyResult;
 use crate::names;
 use crate::netdb;
+use crate::select;
 use crate::socket::{self, PySocket};
 use crate::timeout;
 
@@ -113,6 +114,32 @@ impl Guest for Component {
 
     fn close_fd(fd: Value) -> PyResult<()> {
         socket::close_fd(&fd)
+    }
+
+    fn select(
+        rlist: Vec<Value>,
+        wlist: Vec<Value>,
+        xlist: Vec<Value>,
+        timeout: Option<Value>,
+    ) -> PyResult<(Vec<u32>, Vec<u32>, Vec<u32>)> {
+        let [r, w, x] = select::select(
+            &mut select::Host,
+            [&rlist, &wlist, &xlist],
+            timeout.as_ref(),
+        )?;
+        Ok((r, w, x))
+    }
+
+    fn file_descriptor(fd: Value) -> PyResult<i32> {
+        select::file_descriptor(&fd)
+    }
+
+    fn poll(fds: Vec<(i32, u16)>, timeout: Option<Value>) -> PyResult<Vec<(i32, u16)>> {
+        select::poll(&mut select::Host, &fds, timeout.as_ref())
+    }
+
+    fn strerror(errno: i32) -> String {
+        crate::bindings::nativesock::socket::native::strerror(errno)
     }
 
     /// The host's value for a name the Python `socket` module (or, for

@@ -1,8 +1,9 @@
 //! The constant names CPython 3.11 exposes on Linux: the `socket`
-//! module's int constants and the `errno` module's names, what
-//! `constant(name)` answers for (`hasattr(socket, name)` / `hasattr(errno, name)`).
+//! module's int constants, the `errno` module's names and the `select`
+//! module's `POLL*`, what `constant(name)` answers for (`hasattr(socket,
+//! name)`, `hasattr(errno, name)`, `hasattr(select, name)`).
 //!
-//! Generated from CPython 3.11.7 (`dir(socket)`, `dir(errno)`);
+//! Generated from CPython 3.11.7 (`dir(socket)`, `dir(errno)`, `dir(select)`);
 //! sorted, for a binary search. Names that only other platforms' builds
 //! define (macOS's `SO_NOSIGPIPE`...) are not listed.
 
@@ -72,7 +73,10 @@ pub const CPYTHON_NAMES: &[&str] = &[
     "NETLINK_ROUTE", "NETLINK_USERSOCK", "NETLINK_XFRM", "NI_DGRAM", "NI_MAXHOST", "NI_MAXSERV",
     "NI_NAMEREQD", "NI_NOFQDN", "NI_NUMERICHOST", "NI_NUMERICSERV", "PACKET_BROADCAST",
     "PACKET_FASTROUTE", "PACKET_HOST", "PACKET_LOOPBACK", "PACKET_MULTICAST", "PACKET_OTHERHOST",
-    "PACKET_OUTGOING", "PF_CAN", "PF_PACKET", "PF_RDS", "SCM_CREDENTIALS", "SCM_J1939_DEST_ADDR",
+    "PACKET_OUTGOING", "PF_CAN", "PF_PACKET", "PF_RDS",
+    "POLLERR", "POLLHUP", "POLLIN", "POLLMSG", "POLLNVAL", "POLLOUT", "POLLPRI", "POLLRDBAND",
+    "POLLRDHUP", "POLLRDNORM", "POLLWRBAND", "POLLWRNORM",
+    "SCM_CREDENTIALS", "SCM_J1939_DEST_ADDR",
     "SCM_J1939_DEST_NAME", "SCM_J1939_ERRQUEUE", "SCM_J1939_PRIO", "SCM_RIGHTS", "SHUT_RD",
     "SHUT_RDWR", "SHUT_WR", "SOCK_CLOEXEC", "SOCK_DGRAM", "SOCK_NONBLOCK", "SOCK_RAW", "SOCK_RDM",
     "SOCK_SEQPACKET", "SOCK_STREAM", "SOL_ALG", "SOL_CAN_BASE", "SOL_CAN_RAW", "SOL_IP", "SOL_RDS",
@@ -114,11 +118,12 @@ mod tests {
             "ECONNREFUSED",
             "EWOULDBLOCK",
             "SOMAXCONN",
+            "POLLIN",
         ] {
             assert!(is_cpython_name(name), "{name}");
         }
         for name in [
-            "POLLIN",
+            "POLLIN_",
             "PF_INET",
             "AF_LOCAL",
             "SO_TIMESTAMP",

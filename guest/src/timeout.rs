@@ -10,7 +10,7 @@ use crate::conv;
 use crate::error::{PyResult, overflow_error, value_error};
 
 /// Nanoseconds per second (`SEC_TO_NS`).
-const SEC_TO_NS: i64 = 1_000_000_000;
+pub const SEC_TO_NS: i64 = 1_000_000_000;
 
 /// `_PyTime_FromSeconds(-1)`: how CPython stores `None` (blocking mode).
 /// Any negative value means `None`; this is the one CPython writes.
@@ -48,30 +48,43 @@ pub fn set_default_timeout(value: &Value) -> PyResult<()> {
 /// - anything else fails in `PyLong_AsLongLong` (`__index__`), so a str is
 ///   `'str' object cannot be interpreted as an integer`.
 pub fn parse(value: &Value) -> PyResult<i64> {
-    let ns = match value {
-        Value::None => return Ok(NONE),
-        Value::Float(d) => from_double(*d)?,
-        Value::Int(i) => from_int(*i)?,
-        Value::Boolean(b) => from_int(i64::from(*b))?,
-        Value::BigInt(_) => match conv::index(value)? {
-            conv::PyInt::Long(i) => from_int(i)?,
-            conv::PyInt::Big { .. } => return Err(too_large()),
-        },
-        other => return Err(conv::not_an_integer(other)),
-    };
+    if let Value::None = value {
+        return Ok(NONE);
+    }
+    let ns = from_object(value, SEC_TO_NS)?;
     if ns < 0 {
         return Err(value_error("Timeout value out of range"));
     }
     Ok(ns)
 }
 
-/// `_PyTime_FromObject` for a float: NaN check, `d * 1e9`, `ROUND_UP`, then
+/// Nanoseconds per millisecond (`MS_TO_NS`).
+pub const MS_TO_NS: i64 = 1_000_000;
+
+/// `_PyTime_FromObject(obj, _PyTime_ROUND_TIMEOUT, unit_to_ns)` (under
+/// `_PyTime_FromSecondsObject` and `_PyTime_FromMillisecondsObject`): a
+/// float or an int in units of `unit_to_ns` nanoseconds, negative values
+/// included.
+pub fn from_object(value: &Value, unit_to_ns: i64) -> PyResult<i64> {
+    match value {
+        Value::Float(d) => from_double(*d, unit_to_ns),
+        Value::Int(i) => from_int(*i, unit_to_ns),
+        Value::Boolean(b) => from_int(i64::from(*b), unit_to_ns),
+        Value::BigInt(_) => match conv::index(value)? {
+            conv::PyInt::Long(i) => from_int(i, unit_to_ns),
+            conv::PyInt::Big { .. } => Err(too_large()),
+        },
+        other => Err(conv::not_an_integer(other)),
+    }
+}
+
+/// `_PyTime_FromObject` for a float: NaN check, `d * unit`, `ROUND_UP`, then
 /// `_Py_InIntegralTypeRange(_PyTime_t, d)`.
-fn from_double(seconds: f64) -> PyResult<i64> {
-    if seconds.is_nan() {
+fn from_double(units: f64, unit_to_ns: i64) -> PyResult<i64> {
+    if units.is_nan() {
         return Err(value_error("Invalid value NaN (not a number)"));
     }
-    let d = seconds * SEC_TO_NS as f64;
+    let d = units * unit_to_ns as f64;
     // _PyTime_ROUND_UP: away from zero.
     let d = if d >= 0.0 { d.ceil() } else { d.floor() };
     // 2**63 itself is out of range (observed: settimeout(9_223_372_036.854_776)
@@ -83,9 +96,9 @@ fn from_double(seconds: f64) -> PyResult<i64> {
     Ok(d as i64)
 }
 
-/// `_PyTime_FromObject` for an int: `sec * SEC_TO_NS` with overflow check.
-fn from_int(seconds: i64) -> PyResult<i64> {
-    seconds.checked_mul(SEC_TO_NS).ok_or_else(too_large)
+/// `_PyTime_FromObject` for an int: `units * unit_to_ns` with overflow check.
+fn from_int(units: i64, unit_to_ns: i64) -> PyResult<i64> {
+    units.checked_mul(unit_to_ns).ok_or_else(too_large)
 }
 
 fn too_large() -> crate::bindings::exports::nativesock::socket::socket::Error {
@@ -119,6 +132,17 @@ pub fn poll_ms(interval_ns: i64) -> i32 {
     }
     let ms = interval_ns / 1_000_000 + i64::from(interval_ns % 1_000_000 != 0);
     i32::try_from(ms).unwrap_or(i32::MAX)
+}
+
+/// `_PyTime_AsMilliseconds(ns, _PyTime_ROUND_TIMEOUT)`: `ROUND_UP`, away
+/// from zero (`-1` ns is `-1` ms).
+pub fn as_ms_round_up(ns: i64) -> i64 {
+    let ms = ns / MS_TO_NS;
+    match ns % MS_TO_NS {
+        0 => ms,
+        r if r > 0 => ms + 1,
+        _ => ms - 1,
+    }
 }
 
 /// `_PyDeadline_Init(timeout)`: `now + timeout`, saturating like `_PyTime_Add`.
@@ -252,6 +276,16 @@ mod tests {
         assert_eq!(poll_ms(NONE), -1);
         assert_eq!(poll_ms(-1), -1);
         assert_eq!(poll_ms(i64::MAX), i32::MAX);
+    }
+
+    #[test]
+    fn milliseconds_round_away_from_zero() {
+        assert_eq!(from_object(&Value::Float(0.5), MS_TO_NS).unwrap(), 500_000);
+        assert_eq!(from_object(&Value::Int(-3), MS_TO_NS).unwrap(), -3_000_000);
+        assert_eq!(as_ms_round_up(500_000), 1);
+        assert_eq!(as_ms_round_up(-1), -1);
+        assert_eq!(as_ms_round_up(-2_000_000), -2);
+        assert_eq!(as_ms_round_up(0), 0);
     }
 
     #[test]

@@ -1572,17 +1572,64 @@ impl NativesockCtx {
     pub(crate) fn poll(&mut self, fd: RawFd, events: i16, timeout_ms: i32) -> Result<i16, Errno> {
         let fd = self.fd(fd)?;
         self.fault(Call::Poll)?;
+        self.capped_poll(timeout_ms, |wait| sys::poll(fd, events, wait), |&r| r == 0)
+    }
+
+    /// `poll` over several fds: see `poll-fds` in `wit/native.wit`.
+    pub(crate) fn poll_fds(
+        &mut self,
+        fds: &[(RawFd, i16)],
+        timeout_ms: i32,
+    ) -> Result<Vec<i16>, Errno> {
+        if u64::try_from(fds.len()).unwrap_or(u64::MAX) > sys::nofile_limit() {
+            return Err(libc::EINVAL);
+        }
+        self.fault(Call::Poll)?;
+        // An fd the store does not own is not passed to the kernel: it is
+        // POLLNVAL, as a closed fd is, and like one it ends the wait.
+        let borrowed: Vec<(Option<BorrowedFd<'_>>, i16)> = fds
+            .iter()
+            .map(|&(fd, events)| (self.fds.get(&fd).map(|f| f.as_fd()), events))
+            .collect();
+        let invalid: Vec<bool> = fds
+            .iter()
+            .zip(&borrowed)
+            .map(|(&(fd, _), (owned, _))| fd >= 0 && owned.is_none())
+            .collect();
+        let any_invalid = invalid.contains(&true);
+        let timeout_ms = if any_invalid { 0 } else { timeout_ms };
+        let mut revents = self.capped_poll(
+            timeout_ms,
+            |wait| sys::poll_many(&borrowed, wait),
+            |r| !any_invalid && r.iter().all(|&e| e == 0),
+        )?;
+        for (revents, invalid) in revents.iter_mut().zip(invalid) {
+            if invalid {
+                *revents = libc::POLLNVAL;
+            }
+        }
+        Ok(revents)
+    }
+
+    /// Runs a `poll` that waits `timeout_ms` (negative: for ever) so that it
+    /// can be cancelled, and so that it waits at most the blocking cap:
+    /// `ETIMEDOUT` when the cap, not the guest's timeout, ran out first
+    /// (`timed_out` tells a result that nothing became ready).
+    fn capped_poll<R>(
+        &self,
+        timeout_ms: i32,
+        poll: impl FnOnce(i32) -> Result<R, Errno>,
+        timed_out: impl FnOnce(&R) -> bool,
+    ) -> Result<R, Errno> {
         let Some(cap) = self.max_blocking_time else {
-            return cancel::blocking(&self.calls, None, false, || {
-                sys::poll(fd, events, timeout_ms)
-            });
+            return cancel::blocking(&self.calls, None, false, || poll(timeout_ms));
         };
         // With a cap, poll waits at most the cap itself; no signal needed.
         let cap_ms = i32::try_from(cap.as_millis()).unwrap_or(i32::MAX);
         let capped = timeout_ms < 0 || timeout_ms > cap_ms;
         let wait = if capped { cap_ms } else { timeout_ms };
-        match cancel::blocking(&self.calls, None, false, || sys::poll(fd, events, wait)) {
-            Ok(0) if capped => Err(self.limited(
+        match cancel::blocking(&self.calls, None, false, || poll(wait)) {
+            Ok(r) if capped && timed_out(&r) => Err(self.limited(
                 "blocking-ms",
                 u64::try_from(cap.as_millis()).unwrap_or(u64::MAX),
                 libc::ETIMEDOUT,
@@ -2428,6 +2475,53 @@ mod tests {
             ctx.poll(a, libc::POLLOUT, 0).map(|r| r & libc::POLLOUT),
             Ok(libc::POLLOUT)
         );
+    }
+
+    #[test]
+    fn poll_fds_reports_each_fd_and_marks_foreign_ones_invalid() {
+        let mut ctx = loopback_ctx();
+        let (c, a) = tcp_pair(&mut ctx);
+        // Nothing to read: the whole timeout passes, every revents is 0.
+        let start = Instant::now();
+        assert_eq!(
+            ctx.poll_fds(&[(a, libc::POLLIN), (c, libc::POLLIN)], 50),
+            Ok(vec![0, 0])
+        );
+        assert!(start.elapsed() >= Duration::from_millis(45));
+        ctx.send(c, b"x", 0).unwrap();
+        let got = ctx
+            .poll_fds(
+                &[(a, libc::POLLIN), (-1, libc::POLLIN), (c, libc::POLLOUT)],
+                5000,
+            )
+            .unwrap();
+        assert_eq!(got, [libc::POLLIN, 0, libc::POLLOUT]);
+        // An fd open in this process but not the store's is POLLNVAL, and
+        // it does not make the call wait.
+        let foreign = std::fs::File::open("/dev/null").unwrap();
+        let start = Instant::now();
+        let got = ctx
+            .poll_fds(
+                &[(foreign.as_raw_fd(), libc::POLLIN), (c, libc::POLLIN)],
+                10_000,
+            )
+            .unwrap();
+        assert_eq!(got, [libc::POLLNVAL, 0]);
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(ctx.poll_fds(&[], 0), Ok(vec![]));
+    }
+
+    #[test]
+    fn poll_fds_waits_at_most_the_blocking_cap() {
+        let mut ctx = NativesockCtx::builder()
+            .allow_connect(rule("127.0.0.0/8"))
+            .allow_bind(rule("127.0.0.0/8"))
+            .max_blocking_time(Some(Duration::from_millis(50)))
+            .build();
+        let (_c, a) = tcp_pair(&mut ctx);
+        assert_eq!(ctx.poll_fds(&[(a, libc::POLLIN)], -1), Err(libc::ETIMEDOUT));
+        // Under the cap, a timeout is a timeout.
+        assert_eq!(ctx.poll_fds(&[(a, libc::POLLIN)], 10), Ok(vec![0]));
     }
 
     #[test]

@@ -139,6 +139,7 @@ enum NativeCall {
     GetNonblocking(FdSel),
     SetNonblocking(FdSel, bool),
     Poll(FdSel, i16, i32),
+    PollFds(Vec<(FdSel, i16)>, i32),
     Getaddrinfo(Option<String>, Option<String>, i32, i32, i32),
     Getnameinfo(AddrSel, i32),
     Cancel,
@@ -371,6 +372,11 @@ fn native_call() -> impl Strategy<Value = NativeCall> {
         2 => (fd_sel(), any::<bool>()).prop_map(|(f, b)| C::SetNonblocking(f, b)),
         2 => (fd_sel(), any::<i16>(), prop_oneof![Just(0), Just(1), Just(-1), any::<i32>()])
             .prop_map(|(f, e, t)| C::Poll(f, e, t)),
+        1 => (
+            proptest::collection::vec((fd_sel(), any::<i16>()), 0..4),
+            prop_oneof![Just(0), Just(1), Just(-1), any::<i32>()],
+        )
+            .prop_map(|(fds, t)| C::PollFds(fds, t)),
         1 => (
             proptest::option::of(prop_oneof![
                 Just("127.0.0.1".to_string()), Just("::1".to_string()),
@@ -891,6 +897,10 @@ fn call(world: &World, ctx: &mut NativesockCtx, c: &NativeCall) -> bool {
         C::SetNonblocking(fd, b) => ok(ctx.set_nonblocking(world.fd(ctx, fd), *b)),
         // Short waits only: the blocking cap covers longer ones anyway.
         C::Poll(fd, e, t) => ok(ctx.poll(world.fd(ctx, fd), *e, (*t).clamp(-1, 5))),
+        C::PollFds(fds, t) => {
+            let fds: Vec<(RawFd, i16)> = fds.iter().map(|(f, e)| (world.fd(ctx, f), *e)).collect();
+            ok(ctx.poll_fds(&fds, (*t).clamp(-1, 5)))
+        }
         C::Getaddrinfo(h, p, f, t, fl) => {
             ok(ctx.getaddrinfo(h.as_deref(), p.as_deref(), *f, *t, 0, *fl))
         }

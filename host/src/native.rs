@@ -395,6 +395,11 @@ impl wit::Host for NativesockCtxView<'_> {
         self.ctx.poll(fd, events, timeout_ms)
     }
 
+    fn poll_fds(&mut self, fds: Vec<wit::Pollfd>, timeout_ms: i32) -> Result<Vec<i16>, wit::Errno> {
+        let fds: Vec<(wit::Fd, i16)> = fds.iter().map(|p| (p.fd, p.events)).collect();
+        self.ctx.poll_fds(&fds, timeout_ms)
+    }
+
     fn check_signals(&mut self) -> Result<(), wit::Raised> {
         self.ctx.check_signals().map_err(Into::into)
     }

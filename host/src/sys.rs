@@ -467,6 +467,31 @@ pub(crate) fn poll(fd: BorrowedFd<'_>, events: i16, timeout_ms: i32) -> Result<i
     Ok(if n == 0 { 0 } else { pfd.revents })
 }
 
+/// `poll` over several fds: the `revents` of each, all 0 on timeout. A
+/// `None` entry is passed as fd -1, which the kernel skips. A negative
+/// timeout waits for ever.
+pub(crate) fn poll_many(
+    fds: &[(Option<BorrowedFd<'_>>, i16)],
+    timeout_ms: i32,
+) -> Result<Vec<i16>, Errno> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&(fd, events)| libc::pollfd {
+            fd: fd.map_or(-1, |fd| fd.as_raw_fd()),
+            events,
+            revents: 0,
+        })
+        .collect();
+    let nfds = libc::nfds_t::try_from(pfds.len()).map_err(|_| libc::EINVAL)?;
+    // SAFETY: `pfds` is `nfds` valid `pollfd`s, each fd either -1 or one
+    // borrowed for the length of the call.
+    let n = cvt(unsafe { libc::poll(pfds.as_mut_ptr(), nfds, timeout_ms) })?;
+    Ok(pfds
+        .iter()
+        .map(|p| if n == 0 { 0 } else { p.revents })
+        .collect())
+}
+
 /// The process's soft `RLIMIT_NOFILE` (`u64::MAX` when unlimited).
 pub(crate) fn nofile_limit() -> u64 {
     rustix::process::getrlimit(rustix::process::Resource::Nofile)
@@ -1200,6 +1225,10 @@ mod extra {
     pub const SUN_PATH_SIZE: i64 = (std::mem::size_of::<libc::sockaddr_un>()
         - std::mem::offset_of!(libc::sockaddr_un, sun_path))
         as i64;
+    /// `POLLMSG` (`asm-generic/poll.h`), which `libc` does not define.
+    pub const POLLMSG: i64 = 0x400;
+    /// `FD_SETSIZE`: the fds `select()` can take are below it.
+    pub const FD_SETSIZE: i64 = libc::FD_SETSIZE as i64;
 }
 
 /// Builds the `(name, value)` table from constant names.
@@ -1329,7 +1358,7 @@ pub(crate) static CONSTANTS: &[(&str, i64)] = constants! {
     extra: [
         NI_MAXSERV, AI_IDN, AI_CANONIDN, EAI_ADDRFAMILY, EAI_INPROGRESS,
         EAI_CANCELED, EAI_NOTCANCELED, EAI_ALLDONE, EAI_INTR, EAI_IDN_ENCODE,
-        IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP, SUN_PATH_SIZE,
+        IPV6_JOIN_GROUP, IPV6_LEAVE_GROUP, SUN_PATH_SIZE, POLLMSG, FD_SETSIZE,
     ],
 };
 

@@ -123,6 +123,21 @@ fn python_uncaught_exception_matches_python3() {
 }
 
 #[test]
+fn python_select_module_matches_python3() {
+    differential("select_module.py");
+}
+
+#[test]
+fn python_stdlib_servers_match_python3() {
+    differential("servers.py");
+}
+
+#[test]
+fn python_asyncio_streams_match_python3() {
+    differential("asyncio_streams.py");
+}
+
+#[test]
 fn python_binding_is_lint_clean() {
     let lint = run(
         Command::new(root().join("bindings/python/lint")),
