@@ -17,6 +17,7 @@ import importlib.machinery
 import importlib.util
 import linecache
 import modulefinder
+import operator
 import os
 import pkgutil
 import sys
@@ -25,10 +26,10 @@ import types
 
 from wit_world.imports import socket as _ns
 
-from . import _socket
+from . import _select, _socket
 
 #: Modules the binding supplies itself, never read from the stdlib.
-_SUPPLIED = {"_socket"}
+_SUPPLIED = {"_socket", "select"}
 
 
 class Program:
@@ -124,11 +125,40 @@ class _Finder(importlib.abc.MetaPathFinder):
         return spec
 
 
+def _errnomap(errno):
+    """The interpreter's errno-to-class map, which `OSError(errno, msg)` uses
+    to pick `ConnectionRefusedError`...: a dict that no Python name reaches,
+    found among the objects the garbage collector tracks."""
+    import gc
+
+    for obj in gc.get_objects():
+        if (
+            type(obj) is dict
+            and obj.get(errno.ECONNREFUSED) is ConnectionRefusedError
+            and all(type(k) is int and issubclass(v, OSError) for k, v in obj.items())
+        ):
+            return obj
+    return None
+
+
 def _host_errno():
     """Gives the `errno` module the host's numbers (the interpreter's are
-    WASI's, `ECONNREFUSED == 14`), as the exceptions carry the host's."""
+    WASI's, `ECONNREFUSED == 14`), as the exceptions carry the host's, and
+    renumbers the map `OSError(errno, msg)` picks its subclass from, so that
+    `OSError(errno.ECONNREFUSED, ...)` is a `ConnectionRefusedError`, as
+    asyncio and other library code raise them."""
     import errno
 
+    classes = _errnomap(errno)
+    if classes is not None:
+        # The interpreter's own file errors keep WASI's numbers, so WASI's
+        # entries stay; where a host number is also a WASI one, the host's
+        # meaning wins (WASI's EACCES is 2, the host's ENOENT).
+        by_name = {errno.errorcode[k]: v for k, v in classes.items() if k in errno.errorcode}
+        for name, cls in by_name.items():
+            value = _ns.constant(name)
+            if value is not None:
+                classes[value] = cls
     codes = {}
     for name in list(errno.errorcode.values()):
         value = _ns.constant(name)
@@ -137,6 +167,16 @@ def _host_errno():
             codes.setdefault(value, name)
     errno.errorcode.clear()
     errno.errorcode.update(codes)
+    # `os.strerror` then speaks of the same numbers.
+    os.strerror = _strerror
+
+
+def _strerror(code, /):
+    """`os.strerror(code)` with the host's text for the host's numbers."""
+    code = operator.index(code)
+    if not -(2**31) <= code < 2**31:
+        raise OverflowError("Python int too large to convert to C int")
+    return _ns.strerror(code)
 
 
 def _exit_status(code):
@@ -172,6 +212,7 @@ def run(program):
     the `python` command does.
     """
     sys.modules["_socket"] = _socket._install()
+    sys.modules["select"] = _select._install()
     _host_errno()
     sys.meta_path.insert(0, _Finder(program.modules))
     sys.argv[0] = program.path
