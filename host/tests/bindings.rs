@@ -1,9 +1,15 @@
-//! The Python binding (`bindings/python`): each program in
-//! `bindings/python/tests/` is built with `bindings/python/build` (which
-//! installs its pinned componentize-py on first use), run under the
-//! `nativesock` CLI with loopback and a temporary unix directory granted, and
-//! compared with `python3` running the same file natively: stdout, stderr
-//! and exit status, line by line. Every wait is bounded.
+//! The language bindings, built and run under the `nativesock` CLI.
+//!
+//! - Python (`bindings/python`): each program in `bindings/python/tests/`
+//!   is built with `bindings/python/build` (which installs its pinned
+//!   componentize-py on first use), run with loopback and a temporary unix
+//!   directory granted, and compared with `python3` running the same file
+//!   natively: stdout, stderr and exit status, line by line.
+//! - JavaScript (`bindings/js`): the example is built with
+//!   `bindings/js/build` (pinned componentize-js and esbuild, installed on
+//!   first use) and its output compared with `examples/echo.expected`.
+//!
+//! Every wait is bounded.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -141,6 +147,54 @@ fn python_asyncio_streams_match_python3() {
 fn python_binding_is_lint_clean() {
     let lint = run(
         Command::new(root().join("bindings/python/lint")),
+        Duration::from_secs(300),
+    );
+    assert!(
+        lint.status.success(),
+        "{}{}",
+        text(&lint.stdout),
+        text(&lint.stderr)
+    );
+}
+
+#[test]
+fn js_example_matches_its_expected_output() {
+    let js = root().join("bindings/js");
+    let out_dir = tempfile::tempdir().unwrap();
+    let wasm = out_dir.path().join("echo.wasm");
+    let mut build = Command::new(js.join("build"));
+    build.arg(js.join("examples/echo.js")).arg(&wasm);
+    let built = run(build, Duration::from_secs(600));
+    assert!(
+        built.status.success(),
+        "build failed:\n{}{}",
+        text(&built.stdout),
+        text(&built.stderr)
+    );
+    let mut ours = Command::new(BIN);
+    ours.args([
+        "run",
+        "--allow-connect",
+        "127.0.0.1",
+        "--allow-bind",
+        "127.0.0.1",
+    ])
+    .arg(&wasm);
+    let ours = run(ours, Duration::from_secs(120));
+    let expected = std::fs::read_to_string(js.join("examples/echo.expected")).unwrap();
+    assert_eq!(
+        text(&ours.stdout).lines().collect::<Vec<_>>(),
+        expected.lines().collect::<Vec<_>>(),
+        "stdout (left), examples/echo.expected (right); stderr:\n{}",
+        text(&ours.stderr)
+    );
+    assert!(ours.status.success(), "exit status {:?}", ours.status);
+}
+
+#[test]
+fn js_binding_is_lint_clean() {
+    let lint = run(
+        Command::new(root().join("bindings/js/lint")),
         Duration::from_secs(300),
     );
     assert!(
