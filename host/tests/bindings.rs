@@ -204,3 +204,133 @@ fn js_binding_is_lint_clean() {
         text(&lint.stderr)
     );
 }
+
+/// `id -> outcome` (`ok`, `skipped`, `FAIL`, `ERROR`...) from unittest's
+/// verbose output: `name (test.test_socket.Class.name) ... outcome`.
+fn unittest_outcomes(out: &str) -> std::collections::BTreeMap<String, String> {
+    out.lines()
+        .filter_map(|line| {
+            let (head, outcome) = line.split_once(" ... ")?;
+            let id = head
+                .split_once(" (test.test_socket.")?
+                .1
+                .strip_suffix(')')?;
+            let outcome = outcome.split_whitespace().next().unwrap_or("").to_owned();
+            Some((id.to_owned(), outcome))
+        })
+        .collect()
+}
+
+/// CPython's own `Lib/test/test_socket.py` (the native `python3`'s: the
+/// semantics nativesock has), every test class without threads, run in a
+/// component and natively. Their outcomes must be the same except for the
+/// tests `bindings/python/tests/test_socket_differences.txt` lists, each
+/// with its reason, and those must differ.
+#[test]
+fn python_cpython_test_socket_matches_python3_but_for_the_listed_tests() {
+    let stdlib_test = Command::new("python3")
+        .args([
+            "-c",
+            "import os, test; print(os.path.dirname(test.__file__))",
+        ])
+        .output()
+        .unwrap();
+    assert!(stdlib_test.status.success(), "python3 has no test package");
+    let stdlib_test = PathBuf::from(text(&stdlib_test.stdout).trim());
+    // Only what test_socket imports: the package, test.support, test_socket.
+    let lib = tempfile::tempdir().unwrap();
+    let test = lib.path().join("test");
+    std::fs::create_dir_all(&test).unwrap();
+    for file in ["__init__.py", "test_socket.py"] {
+        std::fs::copy(stdlib_test.join(file), test.join(file)).unwrap();
+    }
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(stdlib_test.join("support"))
+        .arg(&test)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+
+    let runner = root().join("bindings/python/tests/cpython_test_socket.py");
+    let out_dir = tempfile::tempdir().unwrap();
+    let wasm = out_dir.path().join("test_socket.wasm");
+    let mut build = Command::new(root().join("bindings/python/build"));
+    build.arg("-p").arg(lib.path()).arg(&runner).arg(&wasm);
+    let built = run(build, Duration::from_secs(600));
+    assert!(
+        built.status.success(),
+        "build failed:\n{}{}",
+        text(&built.stdout),
+        text(&built.stderr)
+    );
+
+    let ours_dir = tempfile::tempdir().unwrap();
+    let mut ours = Command::new(BIN);
+    ours.arg("run").arg("--dir").arg(ours_dir.path());
+    for (flag, value) in [
+        ("--allow-connect", "127.0.0.1"),
+        ("--allow-bind", "127.0.0.1"),
+        ("--allow-sendto", "127.0.0.1"),
+        ("--allow-connect", "::1"),
+        ("--allow-bind", "::1"),
+        ("--allow-sendto", "::1"),
+    ] {
+        ours.args([flag, value]);
+    }
+    // `localhost` is the only name the tests look up (socket_helper.HOST).
+    ours.arg("--allow-name-lookup")
+        .arg("--allow-unix")
+        .arg(ours_dir.path())
+        .arg(&wasm)
+        .arg(ours_dir.path());
+    let ours = run(ours, Duration::from_secs(600));
+
+    let native_dir = tempfile::tempdir().unwrap();
+    let mut native = Command::new("python3");
+    native
+        .arg(&runner)
+        .arg(native_dir.path())
+        .env("PYTHONPATH", lib.path());
+    let native = run(native, Duration::from_secs(600));
+
+    let ours_out = text(&ours.stdout);
+    let ours = unittest_outcomes(&ours_out);
+    let native = unittest_outcomes(&text(&native.stdout));
+    assert!(native.len() > 100, "native run: {native:?}");
+    let listed: std::collections::BTreeMap<String, String> =
+        std::fs::read_to_string(root().join("bindings/python/tests/test_socket_differences.txt"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| {
+                let (id, reason) = l.split_once(": ").expect("`Class.test: reason`");
+                (id.to_owned(), reason.to_owned())
+            })
+            .collect();
+    let differing: Vec<String> = native
+        .iter()
+        .filter(|(id, outcome)| ours.get(*id) != Some(outcome))
+        .map(|(id, outcome)| format!("{id}: {outcome} natively, {:?} here", ours.get(id)))
+        .collect();
+    let unexpected: Vec<&String> = differing
+        .iter()
+        .filter(|d| !listed.contains_key(d.split_once(':').unwrap().0))
+        .collect();
+    let no_longer: Vec<&String> = listed
+        .keys()
+        .filter(|id| ours.get(*id) == native.get(*id))
+        .collect();
+    let passed =
+        |o: &std::collections::BTreeMap<String, String>| o.values().filter(|v| *v == "ok").count();
+    println!(
+        "test_socket: {} of {} tests pass in the component ({} natively)",
+        passed(&ours),
+        native.len(),
+        passed(&native)
+    );
+    assert!(
+        unexpected.is_empty() && no_longer.is_empty(),
+        "differ but not listed: {unexpected:#?}\nlisted but the same: {no_longer:#?}\ncomponent output:\n{ours_out}"
+    );
+}

@@ -58,7 +58,9 @@ def capture(path, extra=()):
     # Codecs are imported by name when first looked up (`'ascii'`, `'idna'`
     # for `getaddrinfo`), which no import statement shows.
     codecs = [f"encodings.{m.name}" for m in pkgutil.iter_modules(encodings.__path__)]
-    for name in [*codecs, *extra]:
+    # So is the build's configuration, which `sysconfig` reads.
+    by_name = [*codecs, _sysconfigdata(), *extra]
+    for name in by_name:
         try:
             finder.import_hook(name)
         except ImportError:
@@ -77,6 +79,12 @@ def capture(path, extra=()):
             continue
         modules[name] = (origin, text, module.__path__ is not None)
     return Program(path, source, modules)
+
+
+def _sysconfigdata():
+    import sysconfig
+
+    return sysconfig._get_sysconfigdata_name()
 
 
 class _Loader(importlib.abc.Loader):

@@ -14,7 +14,9 @@ host for its constants in `_install`, at run time.
 
 import builtins as _builtins
 import operator as _operator
+import os as _os
 import sys as _sys
+import warnings as _warnings
 
 from componentize_py_types import Err as _Err
 from wit_world.imports import socket as _ns
@@ -52,6 +54,11 @@ def _value(x):
     if isinstance(x, float):
         return _ns.Value_Float(x)
     if isinstance(x, str):
+        # A WIT string is UTF-8: a lone surrogate cannot cross. CPython
+        # fails on it too, encoding to UTF-8 (ports, service names) or IDNA
+        # (host names; there its error is UnicodeError, here
+        # UnicodeEncodeError).
+        x.encode("utf-8")
         return _ns.Value_Str(x)
     if isinstance(x, (bytes, bytearray, memoryview)):
         return _ns.Value_Bytes(bytes(x))
@@ -86,6 +93,13 @@ def _address(a):
         return _ns.Address_Tuple([_value(x) for x in a])
     if isinstance(a, list):
         return _ns.Address_List([_value(x) for x in a])
+    if isinstance(a, str):
+        try:
+            a.encode("utf-8")
+        except UnicodeEncodeError:
+            # `PyUnicode_EncodeFSDefault`, as CPython converts a unix path:
+            # surrogateescape'd bytes cross as bytes, other surrogates fail.
+            a = _os.fsencode(a)
     return _ns.Address_Scalar(_value(a))
 
 
@@ -123,20 +137,23 @@ def _exception(name, errno, strerror, message):
     return cls(message) if message else cls()
 
 
-def _raise(err):
+def _raise(e):
     """Raises the Python exception an interface `error` describes."""
-    e = err.value
     if e.exception == "ExceptionGroup":
         subs = [_exception(s.exception, s.errno, s.strerror, s.message) for s in e.exceptions]
-        raise ExceptionGroup(e.message.split(" (")[0], subs) from None
-    raise _exception(e.exception, e.errno, e.strerror, e.message) from None
+        raise ExceptionGroup(e.message.split(" (")[0], subs)
+    raise _exception(e.exception, e.errno, e.strerror, e.message)
 
 
 def _call(f, *args):
     try:
         return f(*args)
     except _Err as err:
-        _raise(err)
+        error = err.value
+    # Raised outside the `except`, so that the exception has no context, as
+    # one CPython's C code raises: the bindings' `Err` is a frozen
+    # dataclass, whose `__traceback__` unittest and others cannot set.
+    _raise(error)
 
 
 # --- the socket object ------------------------------------------------------
@@ -170,7 +187,23 @@ class socket:
     timeout = property(lambda self: self._sock.timeout())
 
     def __repr__(self):
-        return self._sock.repr()
+        # The C type's own repr; `Lib/socket.py`'s subclass has its own.
+        sock = self._sock
+        return (
+            f"<socket object, fd={sock.fileno()}, family={sock.family()}, "
+            f"type={sock.type()}, proto={sock.proto()}>"
+        )
+
+    def __del__(self):
+        # `sock_finalize`: an unclosed socket warns, then closes (the
+        # component closes it when its resource is dropped).
+        # In a garbage cycle the resource's own finalizer (componentize-py's
+        # `weakref.finalize`, which drops the handle) may have run first:
+        # the handle is gone then, and so is the fd.
+        sock = getattr(self, "_sock", None)
+        finalizer = getattr(sock, "finalizer", None)
+        if finalizer is not None and finalizer.alive and sock.fileno() != -1:
+            _warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=1, source=self)
 
     def fileno(self):
         return self._sock.fileno()
@@ -382,12 +415,29 @@ def gethostname():
     return _call(_ns.gethostname)
 
 
-def getservbyname(servicename, protocolname=None):
-    return _call(_ns.getservbyname, servicename, protocolname)
+def _s(func, argnum, x):
+    """`PyArg_ParseTuple`'s `"s"`: a str without NUL, as UTF-8."""
+    if not isinstance(x, str):
+        raise TypeError(f"{func}() argument {argnum} must be str, not {_type_name(x)}")
+    x.encode("utf-8")
+    if "\0" in x:
+        raise ValueError("embedded null character")
+    return x
 
 
-def getservbyport(port, protocolname=None):
-    return _call(_ns.getservbyport, _value(port), protocolname)
+def _type_name(x):
+    return "None" if x is None else type(x).__name__
+
+
+def getservbyname(servicename, protocolname=_MISSING, /):
+    servicename = _s("getservbyname", 1, servicename)
+    proto = None if protocolname is _MISSING else _s("getservbyname", 2, protocolname)
+    return _call(_ns.getservbyname, servicename, proto)
+
+
+def getservbyport(port, protocolname=_MISSING, /):
+    proto = None if protocolname is _MISSING else _s("getservbyport", 2, protocolname)
+    return _call(_ns.getservbyport, _value(port), proto)
 
 
 def getdefaulttimeout():
@@ -406,34 +456,86 @@ def close(fd):
     _call(_ns.close_fd, _value(fd))
 
 
-def CMSG_LEN(length):
+#: `SOCKLEN_T_LIMIT` in `socketmodule.c`: `INT_MAX`.
+_SOCKLEN_T_LIMIT = 2**31 - 1
+
+
+def _ssize_t(x):
+    """`PyArg_ParseTuple`'s `"n"`."""
+    x = _operator.index(x)
+    if not -(2**63) <= x < 2**63:
+        raise OverflowError("Python int too large to convert to C ssize_t")
+    return x
+
+
+def _c_int(x):
+    """`PyArg_ParseTuple`'s `"i"`."""
+    x = _operator.index(x)
+    if not -(2**63) <= x < 2**63:
+        raise OverflowError("Python int too large to convert to C long")
+    if x > 2**31 - 1:
+        raise OverflowError("signed integer is greater than maximum")
+    if x < -(2**31):
+        raise OverflowError("signed integer is less than minimum")
+    return x
+
+
+def CMSG_LEN(length, /):
     """`CMSG_LEN` on Linux x86-64 and aarch64: a 16-byte header."""
-    length = _operator.index(length)
-    if not 0 <= length <= 2**63 - 1 - 16:
+    length = _ssize_t(length)
+    if not 0 <= length <= _SOCKLEN_T_LIMIT - 16:
         raise OverflowError("CMSG_LEN() argument out of range")
     return 16 + length
 
 
-def CMSG_SPACE(length):
+def CMSG_SPACE(length, /):
     """`CMSG_SPACE`: the data padded to 8 bytes, plus the header."""
-    length = _operator.index(length)
-    if not 0 <= length <= 2**63 - 1 - 24:
+    length = _ssize_t(length)
+    if not 0 <= length <= _SOCKLEN_T_LIMIT - 24:
         raise OverflowError("CMSG_SPACE() argument out of range")
-    return 16 + (length + 7) // 8 * 8
+    space = 16 + (length + 7) // 8 * 8
+    if space > _SOCKLEN_T_LIMIT:
+        raise OverflowError("CMSG_SPACE() argument out of range")
+    return space
 
 
-def htons(x):
-    return ((x & 0xFF) << 8) | ((x >> 8) & 0xFF) if _sys.byteorder == "little" else x
+def _swap16(name, x):
+    x = _c_int(x)
+    if x < 0:
+        raise OverflowError(
+            f"{name}: can't convert negative Python int to C 16-bit unsigned integer"
+        )
+    if x > 0xFFFF:
+        raise OverflowError(f"{name}: Python int too large to convert to C 16-bit unsigned integer")
+    return int.from_bytes(x.to_bytes(2, _sys.byteorder), "big")
 
 
-ntohs = htons
+def htons(x, /):
+    return _swap16("htons", x)
 
 
-def htonl(x):
+def ntohs(x, /):
+    return _swap16("ntohs", x)
+
+
+def _swap32(x):
+    if not isinstance(x, int):
+        raise TypeError(f"expected int, {type(x).__name__} found")
+    if x < 0:
+        raise OverflowError("can't convert negative value to unsigned int")
+    if x >= 2**64:
+        raise OverflowError("Python int too large to convert to C unsigned long")
+    if x >= 2**32:
+        raise OverflowError("int larger than 32 bits")
     return int.from_bytes(x.to_bytes(4, _sys.byteorder), "big")
 
 
-ntohl = htonl
+def htonl(x, /):
+    return _swap32(x)
+
+
+def ntohl(x, /):
+    return _swap32(x)
 
 
 def _install():
@@ -493,7 +595,8 @@ def inet_pton(address_family, ip_string):
     family = _operator.index(address_family)
     kind = {AF_INET: ipaddress.IPv4Address, AF_INET6: ipaddress.IPv6Address}.get(family)  # noqa: F821
     if kind is None:
-        raise OSError(_ns.constant("EAFNOSUPPORT"), "Address family not supported by protocol")
+        code = _ns.constant("EAFNOSUPPORT")
+        raise OSError(code, _ns.strerror(code))
     try:
         return kind(ip_string).packed
     except ValueError:
