@@ -52,6 +52,28 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `nativesock run` with loopback (IPv4) granted for connect, bind and sendto.
+fn nativesock_run() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("run");
+    for flag in ["--allow-connect", "--allow-bind", "--allow-sendto"] {
+        cmd.args([flag, "127.0.0.1"]);
+    }
+    cmd
+}
+
+/// Runs `cmd` (a build or a lint) and fails the test, with its output,
+/// unless it succeeds.
+fn must_succeed(cmd: Command, limit: Duration) {
+    let out = run(cmd, limit);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
 /// Builds `program`, runs it both ways with a fresh unix directory as its
 /// argument, and compares.
 fn differential(program: &str) {
@@ -64,27 +86,14 @@ fn differential(program: &str) {
     let wasm = out_dir.path().join("app.wasm");
     let mut build = Command::new(root().join("bindings/python/build"));
     build.arg(&source).arg(&wasm);
-    let built = run(build, Duration::from_secs(600));
-    assert!(
-        built.status.success(),
-        "build failed:\n{}{}",
-        text(&built.stdout),
-        text(&built.stderr)
-    );
+    must_succeed(build, Duration::from_secs(600));
 
     let ours_dir = tempfile::tempdir().unwrap();
-    let mut ours = Command::new(BIN);
-    ours.args([
-        "run",
-        "--allow-connect",
-        "127.0.0.1",
-        "--allow-bind",
-        "127.0.0.1",
-    ])
-    .args(["--allow-sendto", "127.0.0.1", "--allow-unix"])
-    .arg(ours_dir.path())
-    .arg(&wasm)
-    .arg(ours_dir.path());
+    let mut ours = nativesock_run();
+    ours.arg("--allow-unix")
+        .arg(ours_dir.path())
+        .arg(&wasm)
+        .arg(ours_dir.path());
     let ours = run(ours, Duration::from_secs(300));
 
     let native_dir = tempfile::tempdir().unwrap();
@@ -145,15 +154,9 @@ fn python_asyncio_streams_match_python3() {
 
 #[test]
 fn python_binding_is_lint_clean() {
-    let lint = run(
+    must_succeed(
         Command::new(root().join("bindings/python/lint")),
         Duration::from_secs(300),
-    );
-    assert!(
-        lint.status.success(),
-        "{}{}",
-        text(&lint.stdout),
-        text(&lint.stderr)
     );
 }
 
@@ -164,22 +167,9 @@ fn js_example_matches_its_expected_output() {
     let wasm = out_dir.path().join("echo.wasm");
     let mut build = Command::new(js.join("build"));
     build.arg(js.join("examples/echo.js")).arg(&wasm);
-    let built = run(build, Duration::from_secs(600));
-    assert!(
-        built.status.success(),
-        "build failed:\n{}{}",
-        text(&built.stdout),
-        text(&built.stderr)
-    );
-    let mut ours = Command::new(BIN);
-    ours.args([
-        "run",
-        "--allow-connect",
-        "127.0.0.1",
-        "--allow-bind",
-        "127.0.0.1",
-    ])
-    .arg(&wasm);
+    must_succeed(build, Duration::from_secs(600));
+    let mut ours = nativesock_run();
+    ours.arg(&wasm);
     let ours = run(ours, Duration::from_secs(120));
     let expected = std::fs::read_to_string(js.join("examples/echo.expected")).unwrap();
     assert_eq!(
@@ -193,15 +183,9 @@ fn js_example_matches_its_expected_output() {
 
 #[test]
 fn js_binding_is_lint_clean() {
-    let lint = run(
+    must_succeed(
         Command::new(root().join("bindings/js/lint")),
         Duration::from_secs(300),
-    );
-    assert!(
-        lint.status.success(),
-        "{}{}",
-        text(&lint.stdout),
-        text(&lint.stderr)
     );
 }
 
@@ -257,26 +241,13 @@ fn python_cpython_test_socket_matches_python3_but_for_the_listed_tests() {
     let wasm = out_dir.path().join("test_socket.wasm");
     let mut build = Command::new(root().join("bindings/python/build"));
     build.arg("-p").arg(lib.path()).arg(&runner).arg(&wasm);
-    let built = run(build, Duration::from_secs(600));
-    assert!(
-        built.status.success(),
-        "build failed:\n{}{}",
-        text(&built.stdout),
-        text(&built.stderr)
-    );
+    must_succeed(build, Duration::from_secs(600));
 
     let ours_dir = tempfile::tempdir().unwrap();
-    let mut ours = Command::new(BIN);
-    ours.arg("run").arg("--dir").arg(ours_dir.path());
-    for (flag, value) in [
-        ("--allow-connect", "127.0.0.1"),
-        ("--allow-bind", "127.0.0.1"),
-        ("--allow-sendto", "127.0.0.1"),
-        ("--allow-connect", "::1"),
-        ("--allow-bind", "::1"),
-        ("--allow-sendto", "::1"),
-    ] {
-        ours.args([flag, value]);
+    let mut ours = nativesock_run();
+    ours.arg("--dir").arg(ours_dir.path());
+    for flag in ["--allow-connect", "--allow-bind", "--allow-sendto"] {
+        ours.args([flag, "::1"]);
     }
     // `localhost` is the only name the tests look up (socket_helper.HOST).
     ours.arg("--allow-name-lookup")

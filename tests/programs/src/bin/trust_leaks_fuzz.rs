@@ -10,7 +10,9 @@ wit_bindgen::generate!({
     world: "host",
 });
 
-use nativesock::socket::native::{self as n, CmsgHeader, Inet6Address, InetAddress, Sockaddr};
+use nativesock::socket::native::{
+    self as n, CmsgHeader, Inet6Address, InetAddress, Pollfd, Sockaddr,
+};
 
 /// Ignores a call's result: the script only has to make the calls.
 fn ignore<T>(_: T) {}
@@ -196,6 +198,18 @@ fn main() {
             _ => match s.u8() % 16 {
                 0 => panic!("trapping in the middle of the script"),
                 1 => std::process::exit(2),
+                // Several fds at once: an own one, any number, a skipped one.
+                2 | 3 => ignore(n::poll_fds(
+                    &[
+                        Pollfd {
+                            fd,
+                            events: a as i16,
+                        },
+                        Pollfd { fd: b, events: 1 },
+                        Pollfd { fd: -1, events: 4 },
+                    ],
+                    (b % 3).abs(),
+                )),
                 _ => ignore(n::check_signals()),
             },
         }
