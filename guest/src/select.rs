@@ -50,6 +50,29 @@ impl Env for Host {
     }
 }
 
+/// `_PyTime_FromObject` for a wait's timeout, its `TypeError` reworded as
+/// the `select` module words it.
+fn timeout_object(v: &Value, unit_to_ns: i64, type_message: &str) -> PyResult<i64> {
+    timeout::from_object(v, unit_to_ns).map_err(|e| {
+        if e.exception == "TypeError" {
+            type_error(type_message)
+        } else {
+            e
+        }
+    })
+}
+
+/// The `poll` timeout for another wait: what is left before `deadline`
+/// (`_PyDeadline_Get`, rounded up to ms), `None` once it passed; without a
+/// deadline, `ms` again.
+fn wait_left(env: &mut impl Env, deadline: Option<i64>, ms: i32) -> Option<i32> {
+    let Some(deadline) = deadline else {
+        return Some(ms);
+    };
+    let left = timeout::remaining(deadline, env.now());
+    (left >= 0).then(|| timeout::poll_ms(left))
+}
+
 /// `PyObject_AsFileDescriptor` for what a binding passes: an int (or the
 /// int `fileno()` returned) through `_PyLong_AsInt`, then "not negative".
 pub fn file_descriptor(fd: &Value) -> PyResult<i32> {
@@ -97,13 +120,7 @@ pub fn select(
     let timeout = match timeout {
         None | Some(Value::None) => None,
         Some(v) => {
-            let ns = timeout::from_object(v, timeout::SEC_TO_NS).map_err(|e| {
-                if e.exception == "TypeError" {
-                    type_error("timeout must be a float or None")
-                } else {
-                    e
-                }
-            })?;
+            let ns = timeout_object(v, timeout::SEC_TO_NS, "timeout must be a float or None")?;
             // `_PyTime_AsTimeval(ROUND_TIMEOUT)` then `tv_sec < 0`: any
             // negative time rounds away from zero to a negative second.
             if ns < 0 {
@@ -132,16 +149,27 @@ pub fn select(
         want[2],
     ];
     let nval = c("POLLNVAL");
-    // One `pollfd` per distinct fd, asking for the events of every set it is in.
+    // One `pollfd` per distinct fd, asking for the events of every set it
+    // is in; `slots[k][i]` is the `pollfd` of entry `i` of list `k`.
     let mut pollfds: Vec<Pollfd> = Vec::new();
-    for (set, events) in sets.iter().zip(want) {
-        for &fd in set {
-            match pollfds.iter_mut().find(|p| p.fd == fd) {
-                Some(p) => p.events |= events,
-                None => pollfds.push(Pollfd { fd, events }),
-            }
-        }
-    }
+    let slots: [Vec<usize>; 3] = std::array::from_fn(|k| {
+        sets[k]
+            .iter()
+            .map(|&fd| match pollfds.iter().position(|p| p.fd == fd) {
+                Some(slot) => {
+                    pollfds[slot].events |= want[k];
+                    slot
+                }
+                None => {
+                    pollfds.push(Pollfd {
+                        fd,
+                        events: want[k],
+                    });
+                    pollfds.len() - 1
+                }
+            })
+            .collect()
+    });
     let deadline = timeout.map(|t| timeout::deadline(env.now(), t));
     let mut ms = timeout.map_or(-1, timeout::poll_ms);
     loop {
@@ -149,13 +177,10 @@ pub fn select(
             Ok(revents) => revents,
             Err(e) if e == consts::c("EINTR") => {
                 env.check_signals().map_err(Failure::into_error)?;
-                if let Some(deadline) = deadline {
-                    let left = timeout::remaining(deadline, env.now());
-                    if left < 0 {
-                        // bpo-35310: nothing is ready.
-                        return Ok([Vec::new(), Vec::new(), Vec::new()]);
-                    }
-                    ms = timeout::poll_ms(left);
+                match wait_left(env, deadline, ms) {
+                    Some(left) => ms = left,
+                    // bpo-35310: nothing is ready.
+                    None => return Ok([Vec::new(), Vec::new(), Vec::new()]),
                 }
                 continue;
             }
@@ -164,15 +189,9 @@ pub fn select(
         if revents.iter().any(|&r| r & nval != 0) {
             return Err(os_error(consts::c("EBADF")));
         }
-        let ready = |fd: i32, fired: i16| {
-            pollfds
-                .iter()
-                .zip(&revents)
-                .any(|(p, &r)| p.fd == fd && r & fired != 0)
-        };
         let result: [Vec<u32>; 3] = std::array::from_fn(|k| {
-            (0..sets[k].len())
-                .filter(|&i| ready(sets[k][i], fired[k]))
+            (0..slots[k].len())
+                .filter(|&i| revents[slots[k][i]] & fired[k] != 0)
                 .map(|i| i as u32)
                 .collect()
         });
@@ -187,12 +206,9 @@ pub fn select(
                 p.fd = -1;
             }
         }
-        if let Some(deadline) = deadline {
-            let left = timeout::remaining(deadline, env.now());
-            if left < 0 {
-                return Ok(result);
-            }
-            ms = timeout::poll_ms(left);
+        match wait_left(env, deadline, ms) {
+            Some(left) => ms = left,
+            None => return Ok(result),
         }
     }
 }
@@ -205,20 +221,14 @@ pub fn poll(
     timeout: Option<&Value>,
 ) -> PyResult<Vec<(i32, u16)>> {
     let mut timeout_ns = -1;
-    let mut ms: i64 = -1;
+    let mut ms = -1;
     if let Some(v) = timeout.filter(|v| !matches!(v, Value::None)) {
-        timeout_ns = timeout::from_object(v, timeout::MS_TO_NS).map_err(|e| {
-            if e.exception == "TypeError" {
-                type_error("timeout must be an integer or None")
-            } else {
-                e
-            }
-        })?;
-        ms = timeout::as_ms_round_up(timeout_ns);
-        if i32::try_from(ms).is_err() {
-            return Err(overflow_error("timeout is too large"));
-        }
+        timeout_ns = timeout_object(v, timeout::MS_TO_NS, "timeout must be an integer or None")?;
+        ms = i32::try_from(timeout::as_ms_round_up(timeout_ns))
+            .map_err(|_| overflow_error("timeout is too large"))?;
     }
+    // A negative timeout waits for ever, as -1 (`INFTIM`).
+    let mut ms = ms.max(-1);
     let deadline = (timeout_ns >= 0).then(|| timeout::deadline(env.now(), timeout_ns));
     let pollfds: Vec<Pollfd> = fds
         .iter()
@@ -227,18 +237,14 @@ pub fn poll(
             events: events as i16,
         })
         .collect();
-    let mut ms = i32::try_from(ms.max(-1)).unwrap_or(-1);
     let revents = loop {
         match env.poll(&pollfds, ms) {
             Ok(revents) => break revents,
             Err(e) if e == consts::c("EINTR") => {
                 env.check_signals().map_err(Failure::into_error)?;
-                if let Some(deadline) = deadline {
-                    let left = timeout::remaining(deadline, env.now());
-                    if left < 0 {
-                        return Ok(Vec::new());
-                    }
-                    ms = timeout::poll_ms(left);
+                match wait_left(env, deadline, ms) {
+                    Some(left) => ms = left,
+                    None => return Ok(Vec::new()),
                 }
             }
             Err(e) => return Err(os_error(e)),

@@ -215,10 +215,6 @@ export class Socket {
     this.#s = call(() => ns.Socket.create(opt(family), opt(type), opt(proto), opt(fileno)));
   }
 
-  static #wrap(s) {
-    return new Socket(wrapKey, s);
-  }
-
   get family() {
     return s64(this.#s.family());
   }
@@ -249,7 +245,7 @@ export class Socket {
     return s64(this.#s.detach());
   }
   dup() {
-    return Socket.#wrap(call(() => this.#s.dup()));
+    return wrap(call(() => this.#s.dup()));
   }
   getInheritable() {
     return call(() => this.#s.getInheritable());
@@ -286,7 +282,7 @@ export class Socket {
   /** `[socket, address]`. */
   accept() {
     const [s, a] = call(() => this.#s.accept());
-    return [Socket.#wrap(s), fromAddress(a)];
+    return [wrap(s), fromAddress(a)];
   }
   getsockname() {
     return fromAddress(call(() => this.#s.getsockname()));
@@ -369,12 +365,17 @@ function outgoing(data) {
   return bytesArg(data);
 }
 
+/** A socket resource the bindings returned, as a `Socket`. */
+function wrap(s) {
+  return new Socket(wrapKey, s);
+}
+
 // --- module functions -----------------------------------------------------------
 
 /** `socket.socketpair(family, type, proto)`: `[a, b]`. */
 export function socketpair(family, type, proto) {
   const [a, b] = call(() => ns.socketpair(opt(family), opt(type), opt(proto)));
-  return [new Socket(wrapKey, a), new Socket(wrapKey, b)];
+  return [wrap(a), wrap(b)];
 }
 
 /**
@@ -391,7 +392,7 @@ export function createConnection(addr, { timeout, sourceAddress, allErrors = fal
       Boolean(allErrors),
     ),
   );
-  return new Socket(wrapKey, s);
+  return wrap(s);
 }
 
 /** `socket.create_server(address, family, backlog, reuse_port, dualstack_ipv6)`. */
@@ -408,7 +409,7 @@ export function createServer(
       Boolean(dualstackIpv6),
     ),
   );
-  return new Socket(wrapKey, s);
+  return wrap(s);
 }
 
 /** `socket.getaddrinfo(host, port, ...)`: `[{family, type, proto, canonname, address}]`. */
@@ -475,9 +476,7 @@ export function poll(fds, timeoutMs) {
     call(() => ns.fileDescriptor(fdValue(fd))),
     Number(events) & 0xffff,
   ]);
-  return call(() => ns.poll(entries, timeoutMs == null ? undefined : value(timeoutMs))).map(
-    ([fd, revents]) => [fd, revents],
-  );
+  return call(() => ns.poll(entries, timeoutMs == null ? undefined : value(timeoutMs)));
 }
 
 /** `os.strerror(errno)` with the host's text. */
