@@ -60,7 +60,7 @@
 //! }
 //!
 //! fn main() -> anyhow::Result<()> {
-//!     // wasmtime 48 has its own error type; this keeps its chain in anyhow.
+//!     // wasmtime has its own error type; this keeps its chain in anyhow.
 //!     use nativesock::run::wasmtime_error;
 //!
 //!     let engine = Engine::default();

@@ -68,7 +68,7 @@ impl NativesockView for AppState {
     }
 }
 
-/// Converts a `wasmtime::Error` (wasmtime 48 has its own error type) into an
+/// Converts a `wasmtime::Error` (wasmtime has its own error type) into an
 /// `anyhow::Error`, keeping its chain of causes.
 pub fn wasmtime_error(e: wasmtime::Error) -> anyhow::Error {
     anyhow::Error::from_boxed(e.into_boxed_dyn_error())

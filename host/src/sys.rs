@@ -935,8 +935,11 @@ pub(crate) fn recvmsg(
 
 /// The fds in an `SCM_RIGHTS` item's data (whole C ints only).
 pub(crate) fn scm_rights_fds(data: &[u8]) -> impl Iterator<Item = RawFd> + '_ {
-    data.chunks_exact(mem::size_of::<c_int>())
-        .map(|c| c_int::from_ne_bytes(c.try_into().unwrap_or_default()))
+    const N: usize = mem::size_of::<c_int>();
+    data.as_chunks::<N>()
+        .0
+        .iter()
+        .map(|c| c_int::from_ne_bytes(*c))
 }
 
 /// Takes ownership of an fd the kernel just installed in this process

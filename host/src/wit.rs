@@ -1,7 +1,7 @@
 //! The WIT package nativesock implements, as `wit/` holds it in the
 //! repository: `nativesock:socket@0.1.0` (`native`, `socket` and the
 //! worlds an application builds against: `app`, `command`) and, under
-//! `deps/`, the WASI packages it uses, as wasmtime-wasi 48.0.8 ships them.
+//! `deps/`, the WASI packages it uses, as wasmtime-wasi 50.0.1 ships them.
 //! Embedded so that `nativesock wit DIR` can write it out for
 //! componentize-py, componentize-js or wit-bindgen.
 

@@ -188,8 +188,10 @@ fn main() {
                     for c in msg.ancillary.iter().filter(|c| c.level == 1 && c.kind == 1) {
                         own.extend(
                             c.data
-                                .chunks_exact(4)
-                                .map(|b| i32::from_ne_bytes(b.try_into().unwrap())),
+                                .as_chunks::<4>()
+                                .0
+                                .iter()
+                                .map(|b| i32::from_ne_bytes(*b)),
                         );
                     }
                 }
