@@ -87,6 +87,9 @@ pub(crate) struct CallState {
     watched: AtomicBool,
     /// A handle exists or a cap is set: calls register their thread.
     armed: AtomicBool,
+    /// Wakes the calls of an async store that await readiness (`wait.rs`),
+    /// which no signal reaches.
+    woken: tokio::sync::Notify,
 }
 
 impl Default for CallState {
@@ -97,6 +100,7 @@ impl Default for CallState {
             raised: Mutex::new(cancelled_error()),
             watched: AtomicBool::new(false),
             armed: AtomicBool::new(false),
+            woken: tokio::sync::Notify::new(),
         }
     }
 }
@@ -126,6 +130,11 @@ impl CallState {
 
     pub(crate) fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// What a cancel notifies: the async calls' awaits (`wait.rs`).
+    pub(crate) fn woken(&self) -> &tokio::sync::Notify {
+        &self.woken
     }
 
     /// The exception a cancelled store raises.
@@ -228,6 +237,7 @@ impl CancelHandle {
     /// Cancels the store's blocking calls, the one in progress included.
     pub fn cancel(&self) {
         self.state.cancelled.store(true, Ordering::SeqCst);
+        self.state.woken.notify_waiters();
         let inside = lock(&self.state.inside);
         if self.state.kick(&inside) {
             drop(inside);

@@ -18,6 +18,7 @@ use crate::policy::{AddressRule, Op, Policy};
 use crate::route::{self, SendControl};
 use crate::sys::{self, AddrInfo, Errno, GaiError, SockAddr};
 use crate::unixpath;
+use crate::wait::{self, Mode, Wait};
 
 /// The default per-call cap on `recv`/`recvfrom` (1 MiB).
 pub const DEFAULT_MAX_RECV_BYTES: u32 = 1 << 20;
@@ -98,7 +99,7 @@ pub struct NativesockCtx {
     /// Every address a `connect`, `bind` or `sendto` system call was made
     /// with, for the fuzz target's policy invariant.
     #[cfg(test)]
-    pub(crate) reached: std::cell::RefCell<Vec<(Op, SockAddr)>>,
+    pub(crate) reached: std::sync::Mutex<Vec<(Op, SockAddr)>>,
 }
 
 impl fmt::Debug for NativesockCtx {
@@ -544,7 +545,7 @@ impl NativesockCtxBuilder {
             max_blocking_time: self.max_blocking_time,
             calls: self.calls.clone(),
             #[cfg(test)]
-            reached: std::cell::RefCell::default(),
+            reached: std::sync::Mutex::default(),
         };
         for fd in self.granted.drain(..) {
             ctx.grant_fd(fd);
@@ -802,7 +803,7 @@ impl NativesockCtx {
 
     /// Runs a system call that may block, so that the store's cancel handle
     /// and blocking time cap can wake it (`always`: even when cancelled).
-    fn blocking<R>(
+    pub(crate) fn blocking<R>(
         &self,
         always: bool,
         call: impl FnOnce() -> Result<R, Errno>,
@@ -813,6 +814,25 @@ impl NativesockCtx {
             return Err(self.limited("blocking-ms", ms, libc::ETIMEDOUT));
         }
         result
+    }
+
+    /// The store's blocking-call state (cancellation), for `wait.rs`.
+    pub(crate) fn calls(&self) -> &CallState {
+        &self.calls
+    }
+
+    /// The blocking time cap, for `wait.rs`.
+    pub(crate) fn blocking_cap(&self) -> Option<Duration> {
+        self.max_blocking_time
+    }
+
+    /// The cap ran out in a call that awaited readiness: the limit event,
+    /// and the call's `ETIMEDOUT`.
+    pub(crate) fn blocking_timed_out(&self) -> Errno {
+        let ms = self.max_blocking_time.map_or(u64::MAX, |cap| {
+            u64::try_from(cap.as_millis()).unwrap_or(u64::MAX)
+        });
+        self.limited("blocking-ms", ms, libc::ETIMEDOUT)
     }
 
     /// The socket's `SO_TYPE`, if it has one.
@@ -871,7 +891,18 @@ impl NativesockCtx {
         self.blocking(true, || sys::close(owned))
     }
 
+    /// The call as a blocking store makes it (tests).
+    #[cfg(test)]
     pub(crate) fn connect(&mut self, fd: RawFd, address: &SockAddr) -> Result<(), Errno> {
+        wait::now(self.connect_in(Mode::Blocking, fd, address))
+    }
+
+    pub(crate) async fn connect_in(
+        &mut self,
+        mode: Mode,
+        fd: RawFd,
+        address: &SockAddr,
+    ) -> Result<(), Errno> {
         let n = fd;
         let fd = self.fd(n)?;
         let address = self.destination(fd, address, SendControl::default());
@@ -881,7 +912,18 @@ impl NativesockCtx {
         self.fault(Call::Connect)?;
         self.reached(Op::Connect, &address);
         let target = opened.as_ref().map_or(&*address, |o| &o.address);
-        self.blocking(false, || sys::connect(fd, target))
+        // Not waiting, the first try starts the connection; once the socket
+        // is writable, the next ends it as a blocking `connect` does: the
+        // kernel marks the socket connected (a later `connect` is then
+        // `EISCONN`), or reports the error and leaves it unconnected.
+        wait::wait(mode, self, fd, Wait::CONNECT, |nonblocking| {
+            if nonblocking {
+                sys::with_nonblocking(fd, || sys::connect(fd, target))
+            } else {
+                sys::connect(fd, target)
+            }
+        })
+        .await
     }
 
     /// For a unix socket path inside a grant: the path opened beneath the
@@ -1022,7 +1064,10 @@ impl NativesockCtx {
     /// Records an address a system call is about to be made with (tests only).
     #[cfg(test)]
     fn reached(&self, op: Op, address: &SockAddr) {
-        self.reached.borrow_mut().push((op, address.clone()));
+        self.reached
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((op, address.clone()));
     }
 
     #[cfg(not(test))]
@@ -1062,12 +1107,30 @@ impl NativesockCtx {
         sys::listen(fd, backlog)
     }
 
+    /// The call as a blocking store makes it (tests).
+    #[cfg(test)]
     pub(crate) fn accept(&mut self, fd: RawFd, flags: i32) -> Result<(RawFd, SockAddr), Errno> {
+        wait::now(self.accept_in(Mode::Blocking, fd, flags))
+    }
+
+    pub(crate) async fn accept_in(
+        &mut self,
+        mode: Mode,
+        fd: RawFd,
+        flags: i32,
+    ) -> Result<(RawFd, SockAddr), Errno> {
         let (new, peer) = {
             let fd = self.fd(fd)?;
             self.check_room(1)?;
             self.fault(Call::Accept)?;
-            self.blocking(false, || sys::accept(fd, flags))?
+            wait::wait(mode, self, fd, Wait::READ, |nonblocking| {
+                if nonblocking {
+                    sys::with_nonblocking(fd, || sys::accept(fd, flags))
+                } else {
+                    sys::accept(fd, flags)
+                }
+            })
+            .await?
         };
         let new = self.admit(new)?;
         Ok((self.insert(new), peer))
@@ -1227,18 +1290,46 @@ impl NativesockCtx {
         }
     }
 
+    /// The call as a blocking store makes it (tests).
+    #[cfg(test)]
     pub(crate) fn send(&mut self, fd: RawFd, data: &[u8], flags: i32) -> Result<usize, Errno> {
+        wait::now(self.send_in(Mode::Blocking, fd, data, flags))
+    }
+
+    pub(crate) async fn send_in(
+        &mut self,
+        mode: Mode,
+        fd: RawFd,
+        data: &[u8],
+        flags: i32,
+    ) -> Result<usize, Errno> {
         let n = fd;
         let fd = self.fd(n)?;
         self.check_send_flags("send", n, flags)?;
         self.check_autobind("send", n, fd)?;
         let injected = self.fault(Call::Send)?;
         let data = self.send_part(fd, data, injected)?;
-        self.blocking(false, || sys::send(fd, data, flags))
+        wait::wait(mode, self, fd, Wait::WRITE.flags(flags), |nonblocking| {
+            sys::send(fd, data, flags | dontwait(nonblocking))
+        })
+        .await
     }
 
+    /// The call as a blocking store makes it (tests).
+    #[cfg(test)]
     pub(crate) fn sendto(
         &mut self,
+        fd: RawFd,
+        data: &[u8],
+        flags: i32,
+        address: &SockAddr,
+    ) -> Result<usize, Errno> {
+        wait::now(self.sendto_in(Mode::Blocking, fd, data, flags, address))
+    }
+
+    pub(crate) async fn sendto_in(
+        &mut self,
+        mode: Mode,
         fd: RawFd,
         data: &[u8],
         flags: i32,
@@ -1265,7 +1356,10 @@ impl NativesockCtx {
         let data = self.send_part(fd, data, injected)?;
         self.reached(op, &address);
         let target = opened.as_ref().map_or(&*address, |o| &o.address);
-        self.blocking(false, || sys::sendto(fd, data, flags, target))
+        wait::wait(mode, self, fd, Wait::WRITE.flags(flags), |nonblocking| {
+            sys::sendto(fd, data, flags | dontwait(nonblocking), target)
+        })
+        .await
     }
 
     /// The buffer one receive call gets: the guest's length, never more
@@ -1285,20 +1379,47 @@ impl NativesockCtx {
         }
     }
 
+    /// The call as a blocking store makes it (tests).
+    #[cfg(test)]
     pub(crate) fn recv(&mut self, fd: RawFd, length: u32, flags: i32) -> Result<Vec<u8>, Errno> {
+        wait::now(self.recv_in(Mode::Blocking, fd, length, flags))
+    }
+
+    pub(crate) async fn recv_in(
+        &mut self,
+        mode: Mode,
+        fd: RawFd,
+        length: u32,
+        flags: i32,
+    ) -> Result<Vec<u8>, Errno> {
         let n = fd;
         let fd = self.fd(n)?;
         self.check_recv_flags("recv", n, flags)?;
         let injected = self.fault(Call::Recv)?;
         // Both system calls can wait: the length's peek and the receive.
-        self.blocking(false, || {
-            let length = self.recv_len(fd, length, flags)?.min(injected);
+        let this = &*self;
+        wait::wait(mode, this, fd, Wait::READ.flags(flags), |nonblocking| {
+            let flags = flags | dontwait(nonblocking);
+            let length = this.recv_len(fd, length, flags)?.min(injected);
             sys::recv(fd, length, flags)
         })
+        .await
     }
 
+    /// The call as a blocking store makes it (tests).
+    #[cfg(test)]
     pub(crate) fn recvfrom(
         &mut self,
+        fd: RawFd,
+        length: u32,
+        flags: i32,
+    ) -> Result<(Vec<u8>, SockAddr), Errno> {
+        wait::now(self.recvfrom_in(Mode::Blocking, fd, length, flags))
+    }
+
+    pub(crate) async fn recvfrom_in(
+        &mut self,
+        mode: Mode,
         fd: RawFd,
         length: u32,
         flags: i32,
@@ -1307,17 +1428,34 @@ impl NativesockCtx {
         let fd = self.fd(n)?;
         self.check_recv_flags("recvfrom", n, flags)?;
         let injected = self.fault(Call::Recvfrom)?;
-        self.blocking(false, || {
-            let length = self.recv_len(fd, length, flags)?.min(injected);
+        let this = &*self;
+        wait::wait(mode, this, fd, Wait::READ.flags(flags), |nonblocking| {
+            let flags = flags | dontwait(nonblocking);
+            let length = this.recv_len(fd, length, flags)?.min(injected);
             sys::recvfrom(fd, length, flags)
         })
+        .await
     }
 
     /// `sendmsg`: the address needs the grant `sendto` needs, and
     /// `SCM_RIGHTS` may only pass fds this store owns (`EBADF`). Fault
     /// injection sees it as [`Call::Sendto`].
+    /// The call as a blocking store makes it (tests).
+    #[cfg(test)]
     pub(crate) fn sendmsg(
         &mut self,
+        fd: RawFd,
+        buffers: &[&[u8]],
+        ancillary: &[sys::Cmsg],
+        flags: i32,
+        address: Option<&SockAddr>,
+    ) -> Result<usize, Errno> {
+        wait::now(self.sendmsg_in(Mode::Blocking, fd, buffers, ancillary, flags, address))
+    }
+
+    pub(crate) async fn sendmsg_in(
+        &mut self,
+        mode: Mode,
         fd: RawFd,
         buffers: &[&[u8]],
         ancillary: &[sys::Cmsg],
@@ -1397,13 +1535,14 @@ impl NativesockCtx {
         if let Some(address) = &address {
             self.reached(op, address);
         }
-        let sent = self.blocking(false, || {
-            let target = match &opened {
-                Some(o) => Some(&o.address),
-                None => address.as_deref(),
-            };
-            sys::sendmsg(fd, buffers, &pass, flags, target)
-        })?;
+        let target = match &opened {
+            Some(o) => Some(&o.address),
+            None => address.as_deref(),
+        };
+        let sent = wait::wait(mode, self, fd, Wait::WRITE.flags(flags), |nonblocking| {
+            sys::sendmsg(fd, buffers, &pass, flags | dontwait(nonblocking), target)
+        })
+        .await?;
         for (key, n) in parking {
             let copy = self
                 .fd(n)
@@ -1424,8 +1563,21 @@ impl NativesockCtx {
     /// at [`MAX_SOCKOPT_LEN`]. Received fds become the store's own; the
     /// host always asks for `MSG_CMSG_CLOEXEC`. Fault injection sees it
     /// as [`Call::Recvfrom`].
+    /// The call as a blocking store makes it (tests).
+    #[cfg(test)]
     pub(crate) fn recvmsg(
         &mut self,
+        fd: RawFd,
+        length: u32,
+        ancillary_length: u32,
+        flags: i32,
+    ) -> Result<sys::Message, Errno> {
+        wait::now(self.recvmsg_in(Mode::Blocking, fd, length, ancillary_length, flags))
+    }
+
+    pub(crate) async fn recvmsg_in(
+        &mut self,
+        mode: Mode,
         fd: RawFd,
         length: u32,
         ancillary_length: u32,
@@ -1441,10 +1593,13 @@ impl NativesockCtx {
                 .min(MAX_SOCKOPT_LEN);
             // Both system calls can wait: the length's peek and the receive
             // (the fuzz target found the peek outside the blocking cap).
-            let mut msg = self.blocking(false, || {
-                let length = self.recv_len(fd, length, flags)?;
+            let this = &*self;
+            let mut msg = wait::wait(mode, this, fd, Wait::READ.flags(flags), |nonblocking| {
+                let flags = flags | dontwait(nonblocking);
+                let length = this.recv_len(fd, length, flags)?;
                 sys::recvmsg(fd, length, ancillary_length, flags | libc::MSG_CMSG_CLOEXEC)
-            })?;
+            })
+            .await?;
             // The kernel echoes the flag in `msg_flags`; the guest sees its own.
             msg.flags &= !(libc::MSG_CMSG_CLOEXEC & !flags);
             msg
@@ -1569,15 +1724,47 @@ impl NativesockCtx {
         sys::set_nonblocking(fd, nonblocking)
     }
 
+    /// The call as a blocking store makes it (tests).
+    #[cfg(test)]
     pub(crate) fn poll(&mut self, fd: RawFd, events: i16, timeout_ms: i32) -> Result<i16, Errno> {
+        wait::now(self.poll_in(Mode::Blocking, fd, events, timeout_ms))
+    }
+
+    pub(crate) async fn poll_in(
+        &mut self,
+        mode: Mode,
+        fd: RawFd,
+        events: i16,
+        timeout_ms: i32,
+    ) -> Result<i16, Errno> {
         let fd = self.fd(fd)?;
         self.fault(Call::Poll)?;
-        self.capped_poll(timeout_ms, |wait| sys::poll(fd, events, wait), |&r| r == 0)
+        let fds = [(Some(fd), events)];
+        wait::poll(
+            mode,
+            self,
+            &fds,
+            timeout_ms,
+            |wait| sys::poll(fd, events, wait),
+            |&r| r == 0,
+        )
+        .await
     }
 
     /// `poll` over several fds: see `poll-fds` in `wit/native.wit`.
+    /// The call as a blocking store makes it (tests).
+    #[cfg(test)]
     pub(crate) fn poll_fds(
         &mut self,
+        fds: &[(RawFd, i16)],
+        timeout_ms: i32,
+    ) -> Result<Vec<i16>, Errno> {
+        wait::now(self.poll_fds_in(Mode::Blocking, fds, timeout_ms))
+    }
+
+    pub(crate) async fn poll_fds_in(
+        &mut self,
+        mode: Mode,
         fds: &[(RawFd, i16)],
         timeout_ms: i32,
     ) -> Result<Vec<i16>, Errno> {
@@ -1598,11 +1785,15 @@ impl NativesockCtx {
             .collect();
         let any_invalid = invalid.contains(&true);
         let timeout_ms = if any_invalid { 0 } else { timeout_ms };
-        let mut revents = self.capped_poll(
+        let mut revents = wait::poll(
+            mode,
+            self,
+            &borrowed,
             timeout_ms,
             |wait| sys::poll_many(&borrowed, wait),
-            |r| !any_invalid && r.iter().all(|&e| e == 0),
-        )?;
+            move |r: &Vec<i16>| !any_invalid && r.iter().all(|&e| e == 0),
+        )
+        .await?;
         for (revents, invalid) in revents.iter_mut().zip(invalid) {
             if invalid {
                 *revents = libc::POLLNVAL;
@@ -1615,7 +1806,7 @@ impl NativesockCtx {
     /// can be cancelled, and so that it waits at most the blocking cap:
     /// `ETIMEDOUT` when the cap, not the guest's timeout, ran out first
     /// (`timed_out` tells a result that nothing became ready).
-    fn capped_poll<R>(
+    pub(crate) fn capped_poll<R>(
         &self,
         timeout_ms: i32,
         poll: impl FnOnce(i32) -> Result<R, Errno>,
@@ -1799,6 +1990,11 @@ impl NativesockCtx {
 }
 
 /// [`DEFAULT_MAX_OPEN_SOCKETS`], or less under a low `RLIMIT_NOFILE`.
+/// The flag that makes a send or receive not wait, when the mode asks.
+fn dontwait(nonblocking: bool) -> i32 {
+    if nonblocking { libc::MSG_DONTWAIT } else { 0 }
+}
+
 fn default_max_open_sockets() -> u32 {
     let room = sys::nofile_limit().saturating_sub(u64::from(HOST_FD_RESERVE));
     u32::try_from(room)

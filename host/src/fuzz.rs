@@ -976,7 +976,7 @@ fn run_case_inner(
             c
         );
         // Every address a system call was made with is in the grant.
-        for (op, address) in ctx.reached.borrow().iter() {
+        for (op, address) in ctx.reached.lock().unwrap().iter() {
             prop_assert!(
                 world.granted(*op, address),
                 "call {} ({:?}) reached {:?} {:?} outside the grant",
@@ -986,7 +986,7 @@ fn run_case_inner(
                 address
             );
         }
-        ctx.reached.borrow_mut().clear();
+        ctx.reached.lock().unwrap().clear();
         world.assert_outside_untouched()?;
     }
     drop(ctx);

@@ -26,8 +26,12 @@
 //! [`run`] puts it all together for a command component, and [`cli`] is the
 //! `nativesock` command line.
 //!
-//! The host functions are synchronous: a blocking socket blocks the thread
-//! that runs the guest, exactly as it would natively.
+//! [`add_to_linker`] links host functions for synchronous stores: a
+//! blocking socket blocks the thread that runs the guest, exactly as it
+//! would natively. [`add_to_linker_async`] links them for stores run with
+//! wasmtime's `*_async` calls on tokio: a call that would block awaits the
+//! socket's readiness on the runtime, and returns what the blocking call
+//! would (`wait.rs` in the sources has how).
 //!
 //! # Example
 //!
@@ -128,6 +132,7 @@ mod test_support;
 #[cfg(test)]
 mod trust_tests;
 mod unixpath;
+mod wait;
 
 pub use cancel::{CancelHandle, cancelled_error, wake_signal};
 pub use ctx::{
@@ -136,7 +141,7 @@ pub use ctx::{
     NativesockCtxView, NativesockView,
 };
 pub use hooks::{AuditArg, AuditEvent, AuditScalar, Call, Fault, Raised, SocketRef};
-pub use native::add_to_linker;
+pub use native::{add_to_linker, add_to_linker_async};
 pub use policy::{AddressRule, AddressRuleError};
 
 /// The README's examples, compiled as doctests so that they stay true.

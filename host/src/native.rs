@@ -8,17 +8,18 @@ use anyhow::Context as _;
 
 use wasmtime::component::{HasData, Linker};
 
-use crate::bindings::nativesock::socket::native as wit;
+use crate::bindings::r#async::nativesock::socket::native as wit_async;
+use crate::bindings::sync::nativesock::socket::native as wit;
 use crate::ctx::{NativesockCtxView, NativesockView};
 use crate::hooks::{AuditArg, AuditEvent, AuditScalar, Raised, SocketRef};
 use crate::sys::{self, AddrInfo, GaiError, SockAddr};
 
 /// Adds `nativesock:socket/native@0.1.0` to `linker`, served by each store's
-/// [`NativesockView`].
+/// [`NativesockView`], for stores whose guests are called synchronously
+/// (beside `wasmtime_wasi::p2::add_to_linker_sync`).
 ///
 /// The functions are synchronous: they block the calling thread as the
-/// native calls would. In an async store they block the executor thread
-/// they run on, like any synchronous host function.
+/// native calls would. For a host on tokio, use [`add_to_linker_async`].
 ///
 /// # Errors
 ///
@@ -29,143 +30,39 @@ pub fn add_to_linker<T: NativesockView + 'static>(linker: &mut Linker<T>) -> any
         .context("failed to add `nativesock:socket/native@0.1.0` to the linker")
 }
 
+/// Adds `nativesock:socket/native@0.1.0` to `linker` for stores whose
+/// guests are called with wasmtime's `*_async` functions on a tokio
+/// runtime (beside `wasmtime_wasi::p2::add_to_linker_async`).
+///
+/// A call that would block (`connect`, `accept`, the sends and receives,
+/// `poll`, `poll-fds`) awaits the socket's readiness on the runtime
+/// instead of blocking a worker thread, and returns what the blocking
+/// call returns: the socket's `O_NONBLOCK` stays what the guest set, and
+/// its `SO_RCVTIMEO`/`SO_SNDTIMEO`, the store's blocking cap and its
+/// [`CancelHandle`](crate::CancelHandle) end a wait as they end a blocking
+/// call. Dropping the call's future cancels the wait and leaks nothing.
+/// `close` (which lingers only under `SO_LINGER`) and host name lookups
+/// run as in a synchronous store. The runtime must have its IO and time
+/// drivers enabled (`enable_all`), as wasmtime-wasi's own async sockets
+/// need; called outside a runtime, the functions block as the
+/// synchronous ones do.
+///
+/// # Errors
+///
+/// When `linker` already defines the interface (and does not allow shadowing).
+pub fn add_to_linker_async<T: NativesockView + 'static>(
+    linker: &mut Linker<T>,
+) -> anyhow::Result<()> {
+    wit_async::add_to_linker::<T, HasNativesock>(linker, T::nativesock)
+        .map_err(crate::run::wasmtime_error)
+        .context("failed to add `nativesock:socket/native@0.1.0` to the linker")
+}
+
 /// Marks [`NativesockCtxView`] as the data the generated host functions borrow.
 struct HasNativesock;
 
 impl HasData for HasNativesock {
     type Data<'a> = NativesockCtxView<'a>;
-}
-
-impl From<wit::Sockaddr> for SockAddr {
-    fn from(a: wit::Sockaddr) -> SockAddr {
-        match a {
-            wit::Sockaddr::Unspec => SockAddr::Unspec,
-            wit::Sockaddr::Inet(a) => {
-                let (b0, b1, b2, b3) = a.addr;
-                SockAddr::Inet(SocketAddrV4::new(Ipv4Addr::new(b0, b1, b2, b3), a.port))
-            }
-            wit::Sockaddr::Inet6(a) => {
-                let (g0, g1, g2, g3, g4, g5, g6, g7) = a.addr;
-                SockAddr::Inet6(SocketAddrV6::new(
-                    Ipv6Addr::new(g0, g1, g2, g3, g4, g5, g6, g7),
-                    a.port,
-                    a.flowinfo,
-                    a.scope_id,
-                ))
-            }
-            wit::Sockaddr::Unix(path) => SockAddr::Unix(path),
-            wit::Sockaddr::Other((family, data)) => SockAddr::Other(family, data),
-        }
-    }
-}
-
-impl From<SockAddr> for wit::Sockaddr {
-    fn from(a: SockAddr) -> wit::Sockaddr {
-        match a {
-            SockAddr::Unspec => wit::Sockaddr::Unspec,
-            SockAddr::Inet(a) => {
-                let [b0, b1, b2, b3] = a.ip().octets();
-                wit::Sockaddr::Inet(wit::InetAddress {
-                    addr: (b0, b1, b2, b3),
-                    port: a.port(),
-                })
-            }
-            SockAddr::Inet6(a) => {
-                let [g0, g1, g2, g3, g4, g5, g6, g7] = a.ip().segments();
-                wit::Sockaddr::Inet6(wit::Inet6Address {
-                    addr: (g0, g1, g2, g3, g4, g5, g6, g7),
-                    port: a.port(),
-                    flowinfo: a.flowinfo(),
-                    scope_id: a.scope_id(),
-                })
-            }
-            SockAddr::Unix(path) => wit::Sockaddr::Unix(path),
-            SockAddr::Other(family, data) => wit::Sockaddr::Other((family, data)),
-        }
-    }
-}
-
-impl From<Raised> for wit::Raised {
-    fn from(r: Raised) -> wit::Raised {
-        wit::Raised {
-            exception: r.exception,
-            message: r.message,
-        }
-    }
-}
-
-impl From<GaiError> for wit::GaiError {
-    fn from(e: GaiError) -> wit::GaiError {
-        wit::GaiError {
-            code: e.code,
-            message: e.message,
-            errno: e.errno,
-        }
-    }
-}
-
-impl From<AddrInfo> for wit::Addrinfo {
-    fn from(ai: AddrInfo) -> wit::Addrinfo {
-        wit::Addrinfo {
-            family: ai.family,
-            socket_type: ai.socket_type,
-            protocol: ai.protocol,
-            canonname: ai.canonname,
-            address: ai.address.into(),
-        }
-    }
-}
-
-impl From<sys::HostEnt> for wit::Hostent {
-    fn from(h: sys::HostEnt) -> wit::Hostent {
-        wit::Hostent {
-            name: h.name,
-            aliases: h.aliases,
-            addresses: h.addresses.into_iter().map(Into::into).collect(),
-        }
-    }
-}
-
-impl From<sys::HostError> for wit::HostError {
-    fn from(e: sys::HostError) -> wit::HostError {
-        wit::HostError {
-            code: e.code,
-            message: e.message,
-            errno: e.errno,
-        }
-    }
-}
-
-impl From<wit::AuditScalar> for AuditScalar {
-    fn from(s: wit::AuditScalar) -> AuditScalar {
-        match s {
-            wit::AuditScalar::None => AuditScalar::None,
-            wit::AuditScalar::Boolean(b) => AuditScalar::Boolean(b),
-            wit::AuditScalar::Int(i) => AuditScalar::Int(i),
-            wit::AuditScalar::Float(f) => AuditScalar::Float(f),
-            wit::AuditScalar::Str(s) => AuditScalar::Str(s),
-            wit::AuditScalar::Bytes(b) => AuditScalar::Bytes(b),
-            wit::AuditScalar::BigInt(digits) => AuditScalar::BigInt(digits),
-            wit::AuditScalar::Object(type_name) => AuditScalar::Object(type_name),
-        }
-    }
-}
-
-impl From<wit::AuditArg> for AuditArg {
-    fn from(a: wit::AuditArg) -> AuditArg {
-        match a {
-            wit::AuditArg::Scalar(s) => AuditArg::Scalar(s.into()),
-            wit::AuditArg::Tuple(items) => {
-                AuditArg::Tuple(items.into_iter().map(Into::into).collect())
-            }
-            wit::AuditArg::Socket(s) => AuditArg::Socket(SocketRef {
-                fd: s.fd,
-                family: s.family,
-                socket_type: s.socket_type,
-                proto: s.proto,
-            }),
-        }
-    }
 }
 
 /// `data` cut into consecutive parts of `lengths`; `EINVAL` unless they
@@ -192,297 +89,458 @@ fn count(n: usize) -> Result<u32, wit::Errno> {
     u32::try_from(n).map_err(|_| libc::EOVERFLOW)
 }
 
-impl wit::Host for NativesockCtxView<'_> {
-    fn socket(
-        &mut self,
-        family: i32,
-        socket_type: i32,
-        protocol: i32,
-    ) -> Result<wit::Fd, wit::Errno> {
-        self.ctx.socket(family, socket_type, protocol)
-    }
-
-    fn socketpair(
-        &mut self,
-        family: i32,
-        socket_type: i32,
-        protocol: i32,
-    ) -> Result<(wit::Fd, wit::Fd), wit::Errno> {
-        self.ctx.socketpair(family, socket_type, protocol)
-    }
-
-    fn close(&mut self, fd: wit::Fd) -> Result<(), wit::Errno> {
-        self.ctx.close(fd)
-    }
-
-    fn connect(&mut self, fd: wit::Fd, address: wit::Sockaddr) -> Result<(), wit::Errno> {
-        self.ctx.connect(fd, &address.into())
-    }
-
-    fn bind(&mut self, fd: wit::Fd, address: wit::Sockaddr) -> Result<(), wit::Errno> {
-        self.ctx.bind(fd, &address.into())
-    }
-
-    fn listen(&mut self, fd: wit::Fd, backlog: i32) -> Result<(), wit::Errno> {
-        self.ctx.listen(fd, backlog)
-    }
-
-    fn accept(&mut self, fd: wit::Fd, flags: i32) -> Result<(wit::Fd, wit::Sockaddr), wit::Errno> {
-        let (new, peer) = self.ctx.accept(fd, flags)?;
-        Ok((new, peer.into()))
-    }
-
-    fn getsockname(&mut self, fd: wit::Fd) -> Result<wit::Sockaddr, wit::Errno> {
-        self.ctx.getsockname(fd).map(Into::into)
-    }
-
-    fn getpeername(&mut self, fd: wit::Fd) -> Result<wit::Sockaddr, wit::Errno> {
-        self.ctx.getpeername(fd).map(Into::into)
-    }
-
-    fn getsockopt(
-        &mut self,
-        fd: wit::Fd,
-        level: i32,
-        name: i32,
-        length: u32,
-    ) -> Result<Vec<u8>, wit::Errno> {
-        self.ctx.getsockopt(fd, level, name, length)
-    }
-
-    fn setsockopt(
-        &mut self,
-        fd: wit::Fd,
-        level: i32,
-        name: i32,
-        value: Vec<u8>,
-    ) -> Result<(), wit::Errno> {
-        self.ctx.setsockopt(fd, level, name, &value)
-    }
-
-    fn setsockopt_null(
-        &mut self,
-        fd: wit::Fd,
-        level: i32,
-        name: i32,
-        length: u32,
-    ) -> Result<(), wit::Errno> {
-        self.ctx.setsockopt_null(fd, level, name, length)
-    }
-
-    fn send(&mut self, fd: wit::Fd, data: Vec<u8>, flags: i32) -> Result<u32, wit::Errno> {
-        count(self.ctx.send(fd, &data, flags)?)
-    }
-
-    fn sendto(
-        &mut self,
-        fd: wit::Fd,
-        data: Vec<u8>,
-        flags: i32,
-        address: wit::Sockaddr,
-    ) -> Result<u32, wit::Errno> {
-        count(self.ctx.sendto(fd, &data, flags, &address.into())?)
-    }
-
-    fn recv(&mut self, fd: wit::Fd, length: u32, flags: i32) -> Result<Vec<u8>, wit::Errno> {
-        self.ctx.recv(fd, length, flags)
-    }
-
-    fn recvfrom(
-        &mut self,
-        fd: wit::Fd,
-        length: u32,
-        flags: i32,
-    ) -> Result<(Vec<u8>, wit::Sockaddr), wit::Errno> {
-        let (data, from) = self.ctx.recvfrom(fd, length, flags)?;
-        Ok((data, from.into()))
-    }
-
-    fn sendmsg(
-        &mut self,
-        fd: wit::Fd,
-        data: Vec<u8>,
-        lengths: Vec<u32>,
-        ancillary: Vec<wit::CmsgHeader>,
-        ancillary_data: Vec<u8>,
-        flags: i32,
-        address: Option<wit::Sockaddr>,
-    ) -> Result<u32, wit::Errno> {
-        // The kernel looks the fd up before it reads the message.
-        if !self.ctx.owns_fd(fd) {
-            return Err(libc::EBADF);
+/// The conversions between a generated module's types and the crate's,
+/// and its `Host` implementation: `$wit` is the module, `$mode` how calls
+/// that can wait do so (`wait.rs`), `$block` runs such a call's future
+/// (`now` or `.await`), and `async` marks the methods that are async.
+macro_rules! bindings_for {
+    ($wit:ident, $mode:expr, $block:ident $(, $async:tt)?) => {
+    impl From<$wit::Sockaddr> for SockAddr {
+        fn from(a: $wit::Sockaddr) -> SockAddr {
+            match a {
+                $wit::Sockaddr::Unspec => SockAddr::Unspec,
+                $wit::Sockaddr::Inet(a) => {
+                    let (b0, b1, b2, b3) = a.addr;
+                    SockAddr::Inet(SocketAddrV4::new(Ipv4Addr::new(b0, b1, b2, b3), a.port))
+                }
+                $wit::Sockaddr::Inet6(a) => {
+                    let (g0, g1, g2, g3, g4, g5, g6, g7) = a.addr;
+                    SockAddr::Inet6(SocketAddrV6::new(
+                        Ipv6Addr::new(g0, g1, g2, g3, g4, g5, g6, g7),
+                        a.port,
+                        a.flowinfo,
+                        a.scope_id,
+                    ))
+                }
+                $wit::Sockaddr::Unix(path) => SockAddr::Unix(path),
+                $wit::Sockaddr::Other((family, data)) => SockAddr::Other(family, data),
+            }
         }
-        if lengths.len() > crate::ctx::MAX_IOV {
-            return Err(libc::EMSGSIZE);
-        }
-        let buffers = split(&data, lengths.iter().map(|&n| n as usize))?;
-        // Each item takes at least a header (`CMSG_SPACE`) of control buffer.
-        let space = ancillary.iter().try_fold(0usize, |total, h| {
-            let space = (h.length as usize).saturating_add(16);
-            Some(total.saturating_add(space)).filter(|&t| t <= crate::ctx::MAX_SOCKOPT_LEN)
-        });
-        if space.is_none() {
-            return Err(libc::ENOBUFS);
-        }
-        let items = split(&ancillary_data, ancillary.iter().map(|h| h.length as usize))?;
-        let ancillary: Vec<sys::Cmsg> = ancillary
-            .iter()
-            .zip(items)
-            .map(|(h, data)| sys::Cmsg {
-                level: h.level,
-                kind: h.kind,
-                data: data.to_vec(),
-            })
-            .collect();
-        let address = address.map(SockAddr::from);
-        count(
-            self.ctx
-                .sendmsg(fd, &buffers, &ancillary, flags, address.as_ref())?,
-        )
     }
 
-    fn recvmsg(
-        &mut self,
-        fd: wit::Fd,
-        length: u32,
-        ancillary_length: u32,
-        flags: i32,
-    ) -> Result<wit::Message, wit::Errno> {
-        let msg = self.ctx.recvmsg(fd, length, ancillary_length, flags)?;
-        Ok(wit::Message {
-            data: msg.data,
-            // The kernel's count for one datagram fits a u32; saturate if not.
-            length: u32::try_from(msg.length).unwrap_or(u32::MAX),
-            ancillary: msg
-                .ancillary
-                .into_iter()
-                .map(|c| wit::Cmsg {
-                    level: c.level,
-                    kind: c.kind,
-                    data: c.data,
+    impl From<SockAddr> for $wit::Sockaddr {
+        fn from(a: SockAddr) -> $wit::Sockaddr {
+            match a {
+                SockAddr::Unspec => $wit::Sockaddr::Unspec,
+                SockAddr::Inet(a) => {
+                    let [b0, b1, b2, b3] = a.ip().octets();
+                    $wit::Sockaddr::Inet($wit::InetAddress {
+                        addr: (b0, b1, b2, b3),
+                        port: a.port(),
+                    })
+                }
+                SockAddr::Inet6(a) => {
+                    let [g0, g1, g2, g3, g4, g5, g6, g7] = a.ip().segments();
+                    $wit::Sockaddr::Inet6($wit::Inet6Address {
+                        addr: (g0, g1, g2, g3, g4, g5, g6, g7),
+                        port: a.port(),
+                        flowinfo: a.flowinfo(),
+                        scope_id: a.scope_id(),
+                    })
+                }
+                SockAddr::Unix(path) => $wit::Sockaddr::Unix(path),
+                SockAddr::Other(family, data) => $wit::Sockaddr::Other((family, data)),
+            }
+        }
+    }
+
+    impl From<Raised> for $wit::Raised {
+        fn from(r: Raised) -> $wit::Raised {
+            $wit::Raised {
+                exception: r.exception,
+                message: r.message,
+            }
+        }
+    }
+
+    impl From<GaiError> for $wit::GaiError {
+        fn from(e: GaiError) -> $wit::GaiError {
+            $wit::GaiError {
+                code: e.code,
+                message: e.message,
+                errno: e.errno,
+            }
+        }
+    }
+
+    impl From<AddrInfo> for $wit::Addrinfo {
+        fn from(ai: AddrInfo) -> $wit::Addrinfo {
+            $wit::Addrinfo {
+                family: ai.family,
+                socket_type: ai.socket_type,
+                protocol: ai.protocol,
+                canonname: ai.canonname,
+                address: ai.address.into(),
+            }
+        }
+    }
+
+    impl From<sys::HostEnt> for $wit::Hostent {
+        fn from(h: sys::HostEnt) -> $wit::Hostent {
+            $wit::Hostent {
+                name: h.name,
+                aliases: h.aliases,
+                addresses: h.addresses.into_iter().map(Into::into).collect(),
+            }
+        }
+    }
+
+    impl From<sys::HostError> for $wit::HostError {
+        fn from(e: sys::HostError) -> $wit::HostError {
+            $wit::HostError {
+                code: e.code,
+                message: e.message,
+                errno: e.errno,
+            }
+        }
+    }
+
+    impl From<$wit::AuditScalar> for AuditScalar {
+        fn from(s: $wit::AuditScalar) -> AuditScalar {
+            match s {
+                $wit::AuditScalar::None => AuditScalar::None,
+                $wit::AuditScalar::Boolean(b) => AuditScalar::Boolean(b),
+                $wit::AuditScalar::Int(i) => AuditScalar::Int(i),
+                $wit::AuditScalar::Float(f) => AuditScalar::Float(f),
+                $wit::AuditScalar::Str(s) => AuditScalar::Str(s),
+                $wit::AuditScalar::Bytes(b) => AuditScalar::Bytes(b),
+                $wit::AuditScalar::BigInt(digits) => AuditScalar::BigInt(digits),
+                $wit::AuditScalar::Object(type_name) => AuditScalar::Object(type_name),
+            }
+        }
+    }
+
+    impl From<$wit::AuditArg> for AuditArg {
+        fn from(a: $wit::AuditArg) -> AuditArg {
+            match a {
+                $wit::AuditArg::Scalar(s) => AuditArg::Scalar(s.into()),
+                $wit::AuditArg::Tuple(items) => {
+                    AuditArg::Tuple(items.into_iter().map(Into::into).collect())
+                }
+                $wit::AuditArg::Socket(s) => AuditArg::Socket(SocketRef {
+                    fd: s.fd,
+                    family: s.family,
+                    socket_type: s.socket_type,
+                    proto: s.proto,
+                }),
+            }
+        }
+    }
+
+    impl $wit::Host for NativesockCtxView<'_> {
+        fn socket(
+            &mut self,
+            family: i32,
+            socket_type: i32,
+            protocol: i32,
+        ) -> Result<$wit::Fd, $wit::Errno> {
+            self.ctx.socket(family, socket_type, protocol)
+        }
+
+        fn socketpair(
+            &mut self,
+            family: i32,
+            socket_type: i32,
+            protocol: i32,
+        ) -> Result<($wit::Fd, $wit::Fd), $wit::Errno> {
+            self.ctx.socketpair(family, socket_type, protocol)
+        }
+
+        fn close(&mut self, fd: $wit::Fd) -> Result<(), $wit::Errno> {
+            self.ctx.close(fd)
+        }
+
+        $($async)? fn connect(&mut self, fd: $wit::Fd, address: $wit::Sockaddr) -> Result<(), $wit::Errno> {
+            $block!(self.ctx.connect_in($mode, fd, &address.into()))
+        }
+
+        fn bind(&mut self, fd: $wit::Fd, address: $wit::Sockaddr) -> Result<(), $wit::Errno> {
+            self.ctx.bind(fd, &address.into())
+        }
+
+        fn listen(&mut self, fd: $wit::Fd, backlog: i32) -> Result<(), $wit::Errno> {
+            self.ctx.listen(fd, backlog)
+        }
+
+        $($async)? fn accept(&mut self, fd: $wit::Fd, flags: i32) -> Result<($wit::Fd, $wit::Sockaddr), $wit::Errno> {
+            let (new, peer) = $block!(self.ctx.accept_in($mode, fd, flags))?;
+            Ok((new, peer.into()))
+        }
+
+        fn getsockname(&mut self, fd: $wit::Fd) -> Result<$wit::Sockaddr, $wit::Errno> {
+            self.ctx.getsockname(fd).map(Into::into)
+        }
+
+        fn getpeername(&mut self, fd: $wit::Fd) -> Result<$wit::Sockaddr, $wit::Errno> {
+            self.ctx.getpeername(fd).map(Into::into)
+        }
+
+        fn getsockopt(
+            &mut self,
+            fd: $wit::Fd,
+            level: i32,
+            name: i32,
+            length: u32,
+        ) -> Result<Vec<u8>, $wit::Errno> {
+            self.ctx.getsockopt(fd, level, name, length)
+        }
+
+        fn setsockopt(
+            &mut self,
+            fd: $wit::Fd,
+            level: i32,
+            name: i32,
+            value: Vec<u8>,
+        ) -> Result<(), $wit::Errno> {
+            self.ctx.setsockopt(fd, level, name, &value)
+        }
+
+        fn setsockopt_null(
+            &mut self,
+            fd: $wit::Fd,
+            level: i32,
+            name: i32,
+            length: u32,
+        ) -> Result<(), $wit::Errno> {
+            self.ctx.setsockopt_null(fd, level, name, length)
+        }
+
+        $($async)? fn send(&mut self, fd: $wit::Fd, data: Vec<u8>, flags: i32) -> Result<u32, $wit::Errno> {
+            count($block!(self.ctx.send_in($mode, fd, &data, flags))?)
+        }
+
+        $($async)? fn sendto(
+            &mut self,
+            fd: $wit::Fd,
+            data: Vec<u8>,
+            flags: i32,
+            address: $wit::Sockaddr,
+        ) -> Result<u32, $wit::Errno> {
+            count($block!(self.ctx.sendto_in($mode, fd, &data, flags, &address.into()))?)
+        }
+
+        $($async)? fn recv(&mut self, fd: $wit::Fd, length: u32, flags: i32) -> Result<Vec<u8>, $wit::Errno> {
+            $block!(self.ctx.recv_in($mode, fd, length, flags))
+        }
+
+        $($async)? fn recvfrom(
+            &mut self,
+            fd: $wit::Fd,
+            length: u32,
+            flags: i32,
+        ) -> Result<(Vec<u8>, $wit::Sockaddr), $wit::Errno> {
+            let (data, from) = $block!(self.ctx.recvfrom_in($mode, fd, length, flags))?;
+            Ok((data, from.into()))
+        }
+
+        $($async)? fn sendmsg(
+            &mut self,
+            fd: $wit::Fd,
+            data: Vec<u8>,
+            lengths: Vec<u32>,
+            ancillary: Vec<$wit::CmsgHeader>,
+            ancillary_data: Vec<u8>,
+            flags: i32,
+            address: Option<$wit::Sockaddr>,
+        ) -> Result<u32, $wit::Errno> {
+            // The kernel looks the fd up before it reads the message.
+            if !self.ctx.owns_fd(fd) {
+                return Err(libc::EBADF);
+            }
+            if lengths.len() > crate::ctx::MAX_IOV {
+                return Err(libc::EMSGSIZE);
+            }
+            let buffers = split(&data, lengths.iter().map(|&n| n as usize))?;
+            // Each item takes at least a header (`CMSG_SPACE`) of control buffer.
+            let space = ancillary.iter().try_fold(0usize, |total, h| {
+                let space = (h.length as usize).saturating_add(16);
+                Some(total.saturating_add(space)).filter(|&t| t <= crate::ctx::MAX_SOCKOPT_LEN)
+            });
+            if space.is_none() {
+                return Err(libc::ENOBUFS);
+            }
+            let items = split(&ancillary_data, ancillary.iter().map(|h| h.length as usize))?;
+            let ancillary: Vec<sys::Cmsg> = ancillary
+                .iter()
+                .zip(items)
+                .map(|(h, data)| sys::Cmsg {
+                    level: h.level,
+                    kind: h.kind,
+                    data: data.to_vec(),
                 })
-                .collect(),
-            flags: msg.flags,
-            address: msg.address.into(),
-        })
+                .collect();
+            let address = address.map(SockAddr::from);
+            count($block!(self.ctx.sendmsg_in($mode,
+                fd,
+                &buffers,
+                &ancillary,
+                flags,
+                address.as_ref()
+            ))?)
+        }
+
+        $($async)? fn recvmsg(
+            &mut self,
+            fd: $wit::Fd,
+            length: u32,
+            ancillary_length: u32,
+            flags: i32,
+        ) -> Result<$wit::Message, $wit::Errno> {
+            let msg = $block!(self.ctx.recvmsg_in($mode, fd, length, ancillary_length, flags))?;
+            Ok($wit::Message {
+                data: msg.data,
+                // The kernel's count for one datagram fits a u32; saturate if not.
+                length: u32::try_from(msg.length).unwrap_or(u32::MAX),
+                ancillary: msg
+                    .ancillary
+                    .into_iter()
+                    .map(|c| $wit::Cmsg {
+                        level: c.level,
+                        kind: c.kind,
+                        data: c.data,
+                    })
+                    .collect(),
+                flags: msg.flags,
+                address: msg.address.into(),
+            })
+        }
+
+        fn shutdown(&mut self, fd: $wit::Fd, how: i32) -> Result<(), $wit::Errno> {
+            self.ctx.shutdown(fd, how)
+        }
+
+        fn dup(&mut self, fd: $wit::Fd) -> Result<$wit::Fd, $wit::Errno> {
+            self.ctx.dup(fd)
+        }
+
+        fn get_cloexec(&mut self, fd: $wit::Fd) -> Result<bool, $wit::Errno> {
+            self.ctx.get_cloexec(fd)
+        }
+
+        fn set_cloexec(&mut self, fd: $wit::Fd, cloexec: bool) -> Result<(), $wit::Errno> {
+            self.ctx.set_cloexec(fd, cloexec)
+        }
+
+        fn get_nonblocking(&mut self, fd: $wit::Fd) -> Result<bool, $wit::Errno> {
+            self.ctx.get_nonblocking(fd)
+        }
+
+        fn set_nonblocking(&mut self, fd: $wit::Fd, nonblocking: bool) -> Result<(), $wit::Errno> {
+            self.ctx.set_nonblocking(fd, nonblocking)
+        }
+
+        $($async)? fn poll(&mut self, fd: $wit::Fd, events: i16, timeout_ms: i32) -> Result<i16, $wit::Errno> {
+            $block!(self.ctx.poll_in($mode, fd, events, timeout_ms))
+        }
+
+        $($async)? fn poll_fds(&mut self, fds: Vec<$wit::Pollfd>, timeout_ms: i32) -> Result<Vec<i16>, $wit::Errno> {
+            let fds: Vec<($wit::Fd, i16)> = fds.iter().map(|p| (p.fd, p.events)).collect();
+            $block!(self.ctx.poll_fds_in($mode, &fds, timeout_ms))
+        }
+
+        fn check_signals(&mut self) -> Result<(), $wit::Raised> {
+            self.ctx.check_signals().map_err(Into::into)
+        }
+
+        fn audit(&mut self, event: String, args: Vec<$wit::AuditArg>) -> Result<(), $wit::Raised> {
+            let event = AuditEvent {
+                name: event,
+                args: args.into_iter().map(Into::into).collect(),
+            };
+            self.ctx.audit(&event).map_err(Into::into)
+        }
+
+        fn audit_hooked(&mut self) -> bool {
+            self.ctx.audit_hooked()
+        }
+
+        fn getaddrinfo(
+            &mut self,
+            host: Option<String>,
+            port: Option<String>,
+            family: i32,
+            socket_type: i32,
+            protocol: i32,
+            flags: i32,
+        ) -> Result<Vec<$wit::Addrinfo>, $wit::GaiError> {
+            let infos = self.ctx.getaddrinfo(
+                host.as_deref(),
+                port.as_deref(),
+                family,
+                socket_type,
+                protocol,
+                flags,
+            )?;
+            Ok(infos.into_iter().map(Into::into).collect())
+        }
+
+        fn getnameinfo(
+            &mut self,
+            address: $wit::Sockaddr,
+            flags: i32,
+        ) -> Result<(String, String), $wit::GaiError> {
+            Ok(self.ctx.getnameinfo(&address.into(), flags)?)
+        }
+
+        fn gethostbyname(&mut self, name: String) -> Result<$wit::Hostent, $wit::HostError> {
+            Ok(self.ctx.gethostbyname(&name)?.into())
+        }
+
+        fn gethostbyaddr(&mut self, address: $wit::Sockaddr) -> Result<$wit::Hostent, $wit::HostError> {
+            Ok(self.ctx.gethostbyaddr(&address.into())?.into())
+        }
+
+        fn getservbyname(&mut self, name: String, proto: Option<String>) -> Option<u16> {
+            self.ctx.getservbyname(&name, proto.as_deref())
+        }
+
+        fn getservbyport(&mut self, port: u16, proto: Option<String>) -> Option<String> {
+            self.ctx.getservbyport(port, proto.as_deref())
+        }
+
+        fn gethostname(&mut self) -> Result<String, $wit::Errno> {
+            self.ctx.gethostname()
+        }
+
+        fn constants(&mut self) -> Vec<(String, i64)> {
+            sys::CONSTANTS
+                .iter()
+                .map(|&(name, value)| (name.to_owned(), value))
+                .collect()
+        }
+
+        fn constant(&mut self, name: String) -> Option<i64> {
+            sys::constant(&name)
+        }
+
+        fn strerror(&mut self, errno: $wit::Errno) -> String {
+            sys::strerror(errno)
+        }
+
+        fn monotonic_ns(&mut self) -> u64 {
+            sys::monotonic_ns()
+        }
     }
 
-    fn shutdown(&mut self, fd: wit::Fd, how: i32) -> Result<(), wit::Errno> {
-        self.ctx.shutdown(fd, how)
-    }
-
-    fn dup(&mut self, fd: wit::Fd) -> Result<wit::Fd, wit::Errno> {
-        self.ctx.dup(fd)
-    }
-
-    fn get_cloexec(&mut self, fd: wit::Fd) -> Result<bool, wit::Errno> {
-        self.ctx.get_cloexec(fd)
-    }
-
-    fn set_cloexec(&mut self, fd: wit::Fd, cloexec: bool) -> Result<(), wit::Errno> {
-        self.ctx.set_cloexec(fd, cloexec)
-    }
-
-    fn get_nonblocking(&mut self, fd: wit::Fd) -> Result<bool, wit::Errno> {
-        self.ctx.get_nonblocking(fd)
-    }
-
-    fn set_nonblocking(&mut self, fd: wit::Fd, nonblocking: bool) -> Result<(), wit::Errno> {
-        self.ctx.set_nonblocking(fd, nonblocking)
-    }
-
-    fn poll(&mut self, fd: wit::Fd, events: i16, timeout_ms: i32) -> Result<i16, wit::Errno> {
-        self.ctx.poll(fd, events, timeout_ms)
-    }
-
-    fn poll_fds(&mut self, fds: Vec<wit::Pollfd>, timeout_ms: i32) -> Result<Vec<i16>, wit::Errno> {
-        let fds: Vec<(wit::Fd, i16)> = fds.iter().map(|p| (p.fd, p.events)).collect();
-        self.ctx.poll_fds(&fds, timeout_ms)
-    }
-
-    fn check_signals(&mut self) -> Result<(), wit::Raised> {
-        self.ctx.check_signals().map_err(Into::into)
-    }
-
-    fn audit(&mut self, event: String, args: Vec<wit::AuditArg>) -> Result<(), wit::Raised> {
-        let event = AuditEvent {
-            name: event,
-            args: args.into_iter().map(Into::into).collect(),
-        };
-        self.ctx.audit(&event).map_err(Into::into)
-    }
-
-    fn audit_hooked(&mut self) -> bool {
-        self.ctx.audit_hooked()
-    }
-
-    fn getaddrinfo(
-        &mut self,
-        host: Option<String>,
-        port: Option<String>,
-        family: i32,
-        socket_type: i32,
-        protocol: i32,
-        flags: i32,
-    ) -> Result<Vec<wit::Addrinfo>, wit::GaiError> {
-        let infos = self.ctx.getaddrinfo(
-            host.as_deref(),
-            port.as_deref(),
-            family,
-            socket_type,
-            protocol,
-            flags,
-        )?;
-        Ok(infos.into_iter().map(Into::into).collect())
-    }
-
-    fn getnameinfo(
-        &mut self,
-        address: wit::Sockaddr,
-        flags: i32,
-    ) -> Result<(String, String), wit::GaiError> {
-        Ok(self.ctx.getnameinfo(&address.into(), flags)?)
-    }
-
-    fn gethostbyname(&mut self, name: String) -> Result<wit::Hostent, wit::HostError> {
-        Ok(self.ctx.gethostbyname(&name)?.into())
-    }
-
-    fn gethostbyaddr(&mut self, address: wit::Sockaddr) -> Result<wit::Hostent, wit::HostError> {
-        Ok(self.ctx.gethostbyaddr(&address.into())?.into())
-    }
-
-    fn getservbyname(&mut self, name: String, proto: Option<String>) -> Option<u16> {
-        self.ctx.getservbyname(&name, proto.as_deref())
-    }
-
-    fn getservbyport(&mut self, port: u16, proto: Option<String>) -> Option<String> {
-        self.ctx.getservbyport(port, proto.as_deref())
-    }
-
-    fn gethostname(&mut self) -> Result<String, wit::Errno> {
-        self.ctx.gethostname()
-    }
-
-    fn constants(&mut self) -> Vec<(String, i64)> {
-        sys::CONSTANTS
-            .iter()
-            .map(|&(name, value)| (name.to_owned(), value))
-            .collect()
-    }
-
-    fn constant(&mut self, name: String) -> Option<i64> {
-        sys::constant(&name)
-    }
-
-    fn strerror(&mut self, errno: wit::Errno) -> String {
-        sys::strerror(errno)
-    }
-
-    fn monotonic_ns(&mut self) -> u64 {
-        sys::monotonic_ns()
-    }
+    };
 }
+
+/// Runs a blocking call's future (see `wait::now`).
+macro_rules! blocking {
+    ($future:expr) => {
+        crate::wait::now($future)
+    };
+}
+
+/// Awaits an async call's future.
+macro_rules! awaiting {
+    ($future:expr) => {
+        $future.await
+    };
+}
+
+bindings_for!(wit, crate::wait::Mode::Blocking, blocking);
+bindings_for!(wit_async, crate::wait::Mode::Awaiting, awaiting, async);
 
 #[cfg(test)]
 mod tests {

@@ -142,6 +142,56 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<AppState>> {
     Ok(linker)
 }
 
+/// A linker with WASI 0.2 (async) and `nativesock:socket/native`
+/// ([`add_to_linker_async`](crate::add_to_linker_async)), for
+/// [`run_command_async`].
+pub fn linker_async(engine: &Engine) -> anyhow::Result<Linker<AppState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasmtime_error)?;
+    crate::add_to_linker_async(&mut linker)?;
+    Ok(linker)
+}
+
+/// [`run_command`] for a host on tokio, with a linker from
+/// [`linker_async`]: calls that wait await on the runtime.
+///
+/// # Errors
+///
+/// As [`run_command`].
+pub async fn run_command_async(
+    engine: &Engine,
+    linker: &Linker<AppState>,
+    component: &Component,
+    state: AppState,
+) -> anyhow::Result<i32> {
+    anyhow::ensure!(
+        Engine::same(engine, component.engine()),
+        "the component was compiled for another engine"
+    );
+    let pre = linker.instantiate_pre(component).map_err(wasmtime_error)?;
+    let pre = wasmtime_wasi::p2::bindings::CommandPre::new(pre)
+        .map_err(wasmtime_error)
+        .context("the component is not a command: it does not export `wasi:cli/run`")?;
+    let mut store = Store::new(engine, state);
+    let result = match pre.instantiate_async(&mut store).await {
+        Ok(command) => command.wasi_cli_run().call_run(&mut store).await,
+        Err(e) => Err(e),
+    };
+    exit_code(result)
+}
+
+/// A command's exit code from how its `run` ended.
+fn exit_code(result: wasmtime::Result<Result<(), ()>>) -> anyhow::Result<i32> {
+    match result {
+        Ok(Ok(())) => Ok(0),
+        Ok(Err(())) => Ok(1),
+        Err(e) => match e.downcast_ref::<I32Exit>() {
+            Some(exit) => Ok(exit.0),
+            None => Err(wasmtime_error(e)),
+        },
+    }
+}
+
 /// Runs a command component (one that exports `wasi:cli/run`), typically
 /// an application composed with the semantics component, in a new store
 /// holding `state`. Returns its exit code: the code it passed to
@@ -169,12 +219,5 @@ pub fn run_command(
     let result = pre
         .instantiate(&mut store)
         .and_then(|command| command.wasi_cli_run().call_run(&mut store));
-    match result {
-        Ok(Ok(())) => Ok(0),
-        Ok(Err(())) => Ok(1),
-        Err(e) => match e.downcast_ref::<I32Exit>() {
-            Some(exit) => Ok(exit.0),
-            None => Err(wasmtime_error(e)),
-        },
-    }
+    exit_code(result)
 }

@@ -450,6 +450,40 @@ pub(crate) fn get_nonblocking(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
     Ok(flags.contains(rustix::fs::OFlags::NONBLOCK))
 }
 
+/// Runs `call` with `O_NONBLOCK` set on `fd`'s open file, then puts the
+/// flag back as it was: a `connect` or `accept` that must not block
+/// (`wait.rs`), on a socket the guest keeps blocking.
+pub(crate) fn with_nonblocking<R>(
+    fd: BorrowedFd<'_>,
+    call: impl FnOnce() -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    if get_nonblocking(fd)? {
+        return call();
+    }
+    set_nonblocking(fd, true)?;
+    let result = call();
+    let restored = set_nonblocking(fd, false);
+    let result = result?;
+    restored.map(|()| result)
+}
+
+/// The socket's `SO_SNDTIMEO` (`write`) or `SO_RCVTIMEO`: how long a
+/// blocking call on it waits; `None` when it waits for ever.
+pub(crate) fn socket_timeout(fd: BorrowedFd<'_>, write: bool) -> Option<std::time::Duration> {
+    let name = if write {
+        libc::SO_SNDTIMEO
+    } else {
+        libc::SO_RCVTIMEO
+    };
+    let len = mem::size_of::<libc::timeval>();
+    let raw = getsockopt(fd, libc::SOL_SOCKET, name, len).ok()?;
+    let (secs, usecs) = raw.split_at_checked(8)?;
+    let secs = u64::try_from(i64::from_ne_bytes(secs.try_into().ok()?)).ok()?;
+    let usecs = u64::try_from(i64::from_ne_bytes(usecs.get(..8)?.try_into().ok()?)).ok()?;
+    let t = std::time::Duration::from_secs(secs) + std::time::Duration::from_micros(usecs);
+    (!t.is_zero()).then_some(t)
+}
+
 /// `ioctl(fd, FIONBIO, &nonblocking)`.
 pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>, nonblocking: bool) -> Result<(), Errno> {
     rustix::io::ioctl_fionbio(fd, nonblocking).map_err(|e| e.raw_os_error())

@@ -1,0 +1,515 @@
+//! How a host call that can wait does so.
+//!
+//! Every such call (`connect`, `accept`, the sends and receives, `poll`)
+//! is written once, in `ctx.rs`, as an `async fn` that takes a [`Mode`]:
+//!
+//! * [`Mode::Blocking`], for [`add_to_linker`](crate::add_to_linker): the
+//!   system call is made as the guest asked and blocks the calling thread,
+//!   exactly as it would natively; `cancel.rs` wakes it. Its futures are
+//!   ready when first polled, and [`now`] runs them.
+//! * [`Mode::Awaiting`], for
+//!   [`add_to_linker_async`](crate::add_to_linker_async):
+//!   the system call is made so that it cannot block (`MSG_DONTWAIT`, or
+//!   `O_NONBLOCK` for the length of one `connect` or `accept`); when it
+//!   would have blocked and the guest's socket is blocking, the call
+//!   awaits the socket's readiness on the host's tokio runtime and tries
+//!   again. The socket's `O_NONBLOCK` stays what the guest set (it lives
+//!   in the kernel's open file, so `dup`'d fds share it, as natively), and
+//!   what the guest sees is what a blocking call returns: `SO_RCVTIMEO` and
+//!   `SO_SNDTIMEO` end the wait as they end a blocking call (`EAGAIN`, or
+//!   `EINPROGRESS` for `connect`), the store's blocking cap ends it with
+//!   `ETIMEDOUT`, a [`CancelHandle`](crate::CancelHandle) with `EINTR`.
+//!   Dropping the future drops the wait's registration with the runtime
+//!   and nothing else: the fds stay the store's, and a `connect` goes on in
+//!   the kernel, as one interrupted by a signal does.
+
+use std::future::Future;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use tokio::time::Instant;
+
+use crate::ctx::NativesockCtx;
+use crate::sys::{self, Errno};
+
+/// What a call that can wait waits for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wait {
+    /// Writability (sends, `connect`) rather than readability.
+    pub(crate) write: bool,
+    /// The guest asked this call not to wait (`MSG_DONTWAIT`).
+    pub(crate) dontwait: bool,
+    /// A `connect`: it is pending with `EINPROGRESS`, and `EALREADY` while
+    /// the next tries find it still in progress.
+    pub(crate) connect: bool,
+}
+
+impl Wait {
+    pub(crate) const READ: Wait = Wait {
+        write: false,
+        dontwait: false,
+        connect: false,
+    };
+    pub(crate) const WRITE: Wait = Wait {
+        write: true,
+        ..Wait::READ
+    };
+    pub(crate) const CONNECT: Wait = Wait {
+        connect: true,
+        ..Wait::WRITE
+    };
+
+    /// This wait for a call with the guest's `flags`.
+    pub(crate) fn flags(self, flags: i32) -> Wait {
+        Wait {
+            dontwait: flags & libc::MSG_DONTWAIT != 0,
+            ..self
+        }
+    }
+}
+
+/// How a store's calls wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The system call is made as the guest asked and blocks the calling
+    /// thread, as natively; `cancel.rs` wakes it. The futures of calls in
+    /// this mode are ready when first polled, and [`now`] runs them.
+    Blocking,
+    /// The call awaits readiness on the host's tokio runtime.
+    Awaiting,
+}
+
+/// Runs a [`Mode::Blocking`] call's future, which is ready when first polled.
+pub(crate) fn now<R>(future: impl Future<Output = Result<R, Errno>>) -> Result<R, Errno> {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(result) => result,
+        // Unreachable: a blocking call never awaits. Should it, the guest
+        // gets an errno, not a hang.
+        Poll::Pending => Err(libc::EIO),
+    }
+}
+
+/// An fd registered with the runtime for one wait; dropping it deregisters
+/// the fd and closes nothing.
+struct Watched<'a>(BorrowedFd<'a>);
+
+impl AsRawFd for Watched<'_> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+/// Registers `fd` with the runtime for `interest`, for as long as the
+/// borrow lasts.
+fn watch(fd: BorrowedFd<'_>, interest: Interest) -> Result<AsyncFd<Watched<'_>>, Errno> {
+    // SAFETY: the `BorrowedFd` keeps the fd open, naming the same open
+    // file, for all of `'a`, which the `AsyncFd` cannot outlive.
+    unsafe { AsyncFd::register_with_interest(Watched(fd), interest) }
+        .map_err(|e| os_errno(e.into_parts().1))
+}
+
+fn os_errno(e: std::io::Error) -> Errno {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// Whether the call runs on a tokio runtime. Outside one, calls in
+/// [`Mode::Awaiting`] block as [`Mode::Blocking`] ones do.
+fn on_runtime() -> bool {
+    tokio::runtime::Handle::try_current().is_ok()
+}
+
+/// How a wait ended before its call was done.
+enum Ended {
+    /// The socket's own timeout (`SO_RCVTIMEO`, `SO_SNDTIMEO`).
+    SocketTimeout,
+    /// The store's blocking cap.
+    Cap,
+}
+
+/// The earlier of the socket's timeout and the store's cap, from now.
+fn deadline(socket: Option<Duration>, cap: Option<Duration>) -> Option<(Instant, Ended)> {
+    let now = Instant::now();
+    match (socket, cap) {
+        (Some(s), Some(c)) if s < c => Some((now + s, Ended::SocketTimeout)),
+        (_, Some(c)) => Some((now + c, Ended::Cap)),
+        (Some(s), None) => Some((now + s, Ended::SocketTimeout)),
+        (None, None) => None,
+    }
+}
+
+/// Sleeps until `deadline`, or for ever without one.
+async fn until(deadline: &Option<(Instant, Ended)>) {
+    match deadline {
+        Some((at, _)) => tokio::time::sleep_until(*at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs `call`, a system call on `fd` that may wait as `wait` says.
+/// `call(true)` must not block (the mode asks for that when it waits
+/// itself); `call(false)` is the call as the guest made it.
+pub(crate) async fn wait<R>(
+    mode: Mode,
+    ctx: &NativesockCtx,
+    fd: BorrowedFd<'_>,
+    wait: Wait,
+    mut call: impl FnMut(bool) -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    if mode == Mode::Blocking || !on_runtime() {
+        return ctx.blocking(false, || call(false));
+    }
+    let calls = ctx.calls();
+    let mut woken = pin!(calls.woken().notified());
+    woken.as_mut().enable();
+    if calls.is_cancelled() {
+        return Err(libc::EINTR);
+    }
+    let pending = if wait.connect {
+        libc::EINPROGRESS
+    } else {
+        libc::EAGAIN
+    };
+    match call(true) {
+        Err(e) if e == pending && !wait.dontwait && !sys::get_nonblocking(fd)? => {}
+        result => return result,
+    }
+    let interest = if wait.write {
+        Interest::WRITABLE
+    } else {
+        Interest::READABLE
+    };
+    let deadline = deadline(sys::socket_timeout(fd, wait.write), ctx.blocking_cap());
+    let ready = async {
+        let watched = watch(fd, interest)?;
+        loop {
+            let mut guard = watched.ready(interest).await.map_err(os_errno)?;
+            match call(true) {
+                // Not yet; for a `connect`, still in progress.
+                Err(libc::EAGAIN) => guard.clear_ready(),
+                Err(libc::EALREADY) if wait.connect => guard.clear_ready(),
+                result => return result,
+            }
+        }
+    };
+    tokio::select! {
+        result = ready => result,
+        () = &mut woken => Err(libc::EINTR),
+        () = until(&deadline) => match deadline {
+            Some((_, Ended::Cap)) => Err(ctx.blocking_timed_out()),
+            _ => Err(pending),
+        },
+    }
+}
+
+/// Runs a `poll` over `fds` (`run(timeout_ms)`) that waits at most
+/// `timeout_ms` (negative: for ever) and the blocking cap; `timed_out`
+/// tells a result in which nothing is ready.
+pub(crate) async fn poll<R>(
+    mode: Mode,
+    ctx: &NativesockCtx,
+    fds: &[(Option<BorrowedFd<'_>>, i16)],
+    timeout_ms: i32,
+    mut run: impl FnMut(i32) -> Result<R, Errno>,
+    timed_out: impl Fn(&R) -> bool,
+) -> Result<R, Errno> {
+    if mode == Mode::Blocking || !on_runtime() {
+        return ctx.capped_poll(timeout_ms, run, timed_out);
+    }
+    let calls = ctx.calls();
+    let mut woken = pin!(calls.woken().notified());
+    woken.as_mut().enable();
+    if calls.is_cancelled() {
+        return Err(libc::EINTR);
+    }
+    let first = run(0)?;
+    if timeout_ms == 0 || !timed_out(&first) {
+        return Ok(first);
+    }
+    // One epoll instance holding every fd with the very events the
+    // guest polls for (level-triggered): it is readable exactly when
+    // the poll would return, and it is what the runtime watches.
+    let Some(epoll) = epoll_of(fds)? else {
+        // An fd epoll cannot watch: wait as a blocking store does.
+        return ctx.capped_poll(timeout_ms, run, timed_out);
+    };
+    let guest = u64::try_from(timeout_ms)
+        .ok()
+        .map(|ms| Instant::now() + Duration::from_millis(ms));
+    let cap = ctx.blocking_cap().map(|cap| Instant::now() + cap);
+    let (at, capped) = match (guest, cap) {
+        (Some(g), Some(c)) if c < g => (Some(c), true),
+        (None, Some(c)) => (Some(c), true),
+        (g, _) => (g, false),
+    };
+    let ready = async {
+        let watched = watch(epoll.as_fd(), Interest::READABLE)?;
+        loop {
+            let mut guard = watched.readable().await.map_err(os_errno)?;
+            let result = run(0)?;
+            if !timed_out(&result) {
+                return Ok(result);
+            }
+            guard.clear_ready();
+        }
+    };
+    let sleep = async {
+        match at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    let ended = tokio::select! {
+        result = ready => return result,
+        () = &mut woken => return Err(libc::EINTR),
+        () = sleep => capped,
+    };
+    drop(epoll);
+    let last = run(0)?;
+    if ended && timed_out(&last) {
+        return Err(ctx.blocking_timed_out());
+    }
+    Ok(last)
+}
+
+/// An epoll instance watching `fds` for their `poll` events (the bits
+/// mean the same in both on Linux); `None` if one of them is of a kind
+/// epoll cannot watch.
+fn epoll_of(fds: &[(Option<BorrowedFd<'_>>, i16)]) -> Result<Option<OwnedFd>, Errno> {
+    use rustix::event::epoll;
+    let errno = |e: rustix::io::Errno| e.raw_os_error();
+    let epoll = epoll::create(epoll::CreateFlags::CLOEXEC).map_err(errno)?;
+    // One entry per fd: the same fd twice polls for both sets of events.
+    let mut merged: Vec<(BorrowedFd<'_>, u32)> = Vec::new();
+    for &(fd, events) in fds {
+        let Some(fd) = fd else { continue };
+        let bits = u32::from(events.cast_unsigned());
+        match merged
+            .iter_mut()
+            .find(|(f, _)| f.as_raw_fd() == fd.as_raw_fd())
+        {
+            Some((_, e)) => *e |= bits,
+            None => merged.push((fd, bits)),
+        }
+    }
+    for (fd, bits) in merged {
+        let flags = epoll::EventFlags::from_bits_retain(bits);
+        match epoll::add(&epoll, fd.as_fd(), epoll::EventData::new_u64(0), flags) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::PERM) => return Ok(None),
+            Err(e) => return Err(errno(e)),
+        }
+    }
+    Ok(Some(epoll))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Mode::Awaiting;
+    use crate::NativesockCtx;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn pair(ctx: &mut NativesockCtx) -> (i32, i32) {
+        ctx.socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap()
+    }
+
+    #[test]
+    fn a_blocking_recv_awaits_and_leaves_the_socket_blocking() {
+        let mut ctx = NativesockCtx::builder().inherit_network().build();
+        let (a, b) = pair(&mut ctx);
+        let copy = ctx.dup(a).unwrap();
+        let _peer = rt().block_on(async {
+            let peer = ctx.take_fd(b).unwrap();
+            let writer = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                rustix::net::send(&peer, b"hi", rustix::net::SendFlags::empty()).unwrap();
+                peer
+            });
+            let got = ctx.recv_in(Awaiting, a, 10, 0).await.unwrap();
+            assert_eq!(got, b"hi");
+            writer.await.unwrap()
+        });
+        // Blocking as the guest left it, on both fds of the open file.
+        assert!(!ctx.get_nonblocking(a).unwrap());
+        assert!(!ctx.get_nonblocking(copy).unwrap());
+        // And what the guest sets, the awaiting calls honour, on both fds.
+        ctx.set_nonblocking(copy, true).unwrap();
+        assert_eq!(
+            rt().block_on(ctx.recv_in(Awaiting, a, 10, 0)),
+            Err(libc::EAGAIN)
+        );
+    }
+
+    #[test]
+    fn a_nonblocking_recv_is_eagain_and_msg_dontwait_too() {
+        let mut ctx = NativesockCtx::builder().inherit_network().build();
+        let (a, _b) = pair(&mut ctx);
+        let rt = rt();
+        let got = rt.block_on(ctx.recv_in(Awaiting, a, 10, libc::MSG_DONTWAIT));
+        assert_eq!(got, Err(libc::EAGAIN));
+        ctx.set_nonblocking(a, true).unwrap();
+        assert_eq!(
+            rt.block_on(ctx.recv_in(Awaiting, a, 10, 0)),
+            Err(libc::EAGAIN)
+        );
+    }
+
+    #[test]
+    fn so_rcvtimeo_ends_the_wait_with_eagain() {
+        let mut ctx = NativesockCtx::builder().inherit_network().build();
+        let (a, _b) = pair(&mut ctx);
+        // 100 ms
+        let tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 100_000,
+        };
+        // SAFETY: `timeval` is plain old data.
+        let raw: [u8; std::mem::size_of::<libc::timeval>()] = unsafe { std::mem::transmute(tv) };
+        ctx.setsockopt(a, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &raw)
+            .unwrap();
+        let start = std::time::Instant::now();
+        assert_eq!(
+            rt().block_on(ctx.recv_in(Awaiting, a, 10, 0)),
+            Err(libc::EAGAIN)
+        );
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(90), "{took:?}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+
+    #[test]
+    fn a_dropped_call_leaks_nothing_and_the_socket_still_works() {
+        let mut ctx = NativesockCtx::builder().inherit_network().build();
+        let (a, b) = pair(&mut ctx);
+        let rt = rt();
+        for _ in 0..100 {
+            let timed_out = rt.block_on(async {
+                tokio::time::timeout(Duration::from_millis(1), ctx.recv_in(Awaiting, a, 10, 0))
+                    .await
+            });
+            assert!(timed_out.is_err(), "still waiting when dropped");
+            let polled = rt.block_on(async {
+                tokio::time::timeout(
+                    Duration::from_millis(1),
+                    ctx.poll_in(Awaiting, a, libc::POLLIN, -1),
+                )
+                .await
+            });
+            assert!(polled.is_err(), "still waiting when dropped");
+        }
+        // The store still holds just its two fds. Each dropped wait dropped
+        // its registration with the runtime too: every round of the loop
+        // registers the fd again, which fails (`EEXIST`, so no timeout)
+        // while an earlier registration is left.
+        assert_eq!(ctx.owned_fds(), [a.min(b), a.max(b)]);
+        assert_eq!(ctx.send(b, b"x", 0), Ok(1));
+        assert_eq!(
+            rt.block_on(ctx.recv_in(Awaiting, a, 10, 0)),
+            Ok(b"x".to_vec())
+        );
+    }
+
+    #[test]
+    fn poll_awaits_its_timeout_or_an_event() {
+        let mut ctx = NativesockCtx::builder().inherit_network().build();
+        let (a, b) = pair(&mut ctx);
+        let rt = rt();
+        let start = std::time::Instant::now();
+        assert_eq!(
+            rt.block_on(ctx.poll_in(Awaiting, a, libc::POLLIN, 100)),
+            Ok(0)
+        );
+        assert!(start.elapsed() >= Duration::from_millis(90));
+        assert_eq!(ctx.send(b, b"x", 0), Ok(1));
+        let fds = [(a, libc::POLLIN), (b, libc::POLLOUT), (a, libc::POLLOUT)];
+        assert_eq!(
+            rt.block_on(ctx.poll_fds_in(Awaiting, &fds, -1)),
+            Ok(vec![libc::POLLIN, libc::POLLOUT, libc::POLLOUT])
+        );
+        // POLLRDHUP, which only the exact events show.
+        let peer = ctx.take_fd(b).unwrap();
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            drop(peer);
+        });
+        let revents = rt
+            .block_on(ctx.poll_in(Awaiting, a, libc::POLLRDHUP, 5000))
+            .unwrap();
+        assert_ne!(revents & libc::POLLRDHUP, 0, "{revents:#x}");
+        closer.join().unwrap();
+    }
+
+    #[test]
+    fn the_cap_ends_an_awaiting_call_with_etimedout() {
+        let mut ctx = NativesockCtx::builder()
+            .inherit_network()
+            .max_blocking_time(Some(Duration::from_millis(100)))
+            .build();
+        let (a, _b) = pair(&mut ctx);
+        let rt = rt();
+        assert_eq!(
+            rt.block_on(ctx.recv_in(Awaiting, a, 10, 0)),
+            Err(libc::ETIMEDOUT)
+        );
+        assert_eq!(
+            rt.block_on(ctx.poll_in(Awaiting, a, libc::POLLIN, -1)),
+            Err(libc::ETIMEDOUT)
+        );
+        // A guest timeout shorter than the cap is the guest's: 0, not ETIMEDOUT.
+        assert_eq!(
+            rt.block_on(ctx.poll_in(Awaiting, a, libc::POLLIN, 20)),
+            Ok(0)
+        );
+    }
+
+    #[test]
+    fn connect_and_accept_await_and_end_as_blocking_ones_do() {
+        let mut ctx = NativesockCtx::builder().inherit_network().build();
+        let rt = rt();
+        let server = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        let any = crate::sys::SockAddr::Inet("127.0.0.1:0".parse().unwrap());
+        ctx.bind(server, &any).unwrap();
+        ctx.listen(server, 1).unwrap();
+        let address = ctx.getsockname(server).unwrap();
+        let client = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        assert_eq!(
+            rt.block_on(ctx.connect_in(Awaiting, client, &address)),
+            Ok(())
+        );
+        assert_eq!(
+            rt.block_on(ctx.connect_in(Awaiting, client, &address)),
+            Err(libc::EISCONN)
+        );
+        let (conn, _) = rt.block_on(ctx.accept_in(Awaiting, server, 0)).unwrap();
+        assert!(!ctx.get_nonblocking(conn).unwrap());
+        assert!(!ctx.get_nonblocking(server).unwrap());
+        assert!(!ctx.get_nonblocking(client).unwrap());
+        // Nothing to accept: still waiting when the test gives up.
+        let waited = rt.block_on(async {
+            tokio::time::timeout(
+                Duration::from_millis(50),
+                ctx.accept_in(Awaiting, server, 0),
+            )
+            .await
+        });
+        assert!(waited.is_err());
+        // A closed port: refused, as a blocking connect is.
+        ctx.close(server).unwrap();
+        let refused = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        assert_eq!(
+            rt.block_on(ctx.connect_in(Awaiting, refused, &address)),
+            Err(libc::ECONNREFUSED)
+        );
+    }
+}
