@@ -1,9 +1,10 @@
 //! The `nativesock` command line: clap definitions and what each command
 //! does. `main.rs` only calls [`main`].
 //!
-//! Every network flag maps to one [`NativesockCtxBuilder`] call; the WASI
-//! flags use wasmtime's spellings (`--dir HOST::GUEST`, `--env NAME=VAL`,
-//! `-S inherit-network`).
+//! Every network flag maps to one [`NativesockCtxBuilder`] call, and governs
+//! `wasi:sockets` too ([`NativesockCtxBuilder::configure_wasi_sockets`]);
+//! the WASI flags use wasmtime's spellings (`--dir HOST::GUEST`, `--env
+//! NAME=VAL`, `-S inherit-network`).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -319,10 +320,18 @@ impl RunOptions {
     }
 
     /// The WASI context: inherited stdio, `args`, the `--env` variables and
-    /// the `--dir` preopens; host clocks and random.
-    pub fn wasi_ctx(&self, args: &[String]) -> anyhow::Result<WasiCtx> {
+    /// the `--dir` preopens; host clocks and random; and `wasi:sockets`
+    /// with the grants of `nativesock`, the run's nativesock builder
+    /// ([`NativesockCtxBuilder::configure_wasi_sockets`]), so that one set
+    /// of flags governs both socket APIs.
+    pub fn wasi_ctx(
+        &self,
+        args: &[String],
+        nativesock: &NativesockCtxBuilder,
+    ) -> anyhow::Result<WasiCtx> {
         let mut wasi = WasiCtx::builder();
         wasi.inherit_stdio().args(args);
+        nativesock.configure_wasi_sockets(&mut wasi);
         for (name, value) in &self.env {
             match value {
                 Some(value) => {
@@ -550,10 +559,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<i32> {
         .map_err(wasmtime_error)
         .with_context(|| format!("failed to compile `{name}`"))?;
     let linker = crate::run::linker(&engine)?;
-    let state = AppState::new(
-        options.wasi_ctx(&argv)?,
-        nativesock_builder(&options, app.is_none())?.build(),
-    );
+    let mut nativesock = nativesock_builder(&options, app.is_none())?;
+    let state = AppState::new(options.wasi_ctx(&argv, &nativesock)?, nativesock.build());
 
     let guest = signals::GuestThread::enter().context("failed to unblock `SIGINT`")?;
     if signals::received() {
@@ -588,7 +595,7 @@ fn compose_command(compose: &ComposeCommand) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Op;
+    use crate::policy::AddressUse;
     use crate::sys::SockAddr;
     use clap::CommandFactory;
     use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
@@ -667,26 +674,29 @@ mod tests {
         let ctx = nativesock_builder(&options, true).unwrap().build();
         let p = ctx.policy();
         assert_eq!(
-            p.check_address(Op::Connect, &v4([127, 1, 1, 1], 8080)),
+            p.check_address(AddressUse::Connect, &v4([127, 1, 1, 1], 8080)),
             Ok(())
         );
         assert_eq!(
-            p.check_address(Op::Connect, &v4([127, 1, 1, 1], 80)),
+            p.check_address(AddressUse::Connect, &v4([127, 1, 1, 1], 80)),
             Err(libc::EACCES)
         );
         let any6 = SockAddr::Inet6(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 0, 0, 0));
-        assert_eq!(p.check_address(Op::Bind, &any6), Ok(()));
+        assert_eq!(p.check_address(AddressUse::Bind, &any6), Ok(()));
         assert_eq!(
-            p.check_address(Op::Bind, &v4([127, 0, 0, 1], 0)),
+            p.check_address(AddressUse::Bind, &v4([127, 0, 0, 1], 0)),
             Err(libc::EACCES),
             "the demo's loopback default steps aside for explicit flags"
         );
-        assert_eq!(p.check_address(Op::Sendto, &v4([127, 0, 0, 1], 53)), Ok(()));
+        assert_eq!(
+            p.check_address(AddressUse::Sendto, &v4([127, 0, 0, 1], 53)),
+            Ok(())
+        );
         let sock = dir.path().join("s");
         let unix = SockAddr::Unix(sock.as_os_str().as_encoded_bytes().to_vec());
-        assert_eq!(p.check_address(Op::Bind, &unix), Ok(()));
+        assert_eq!(p.check_address(AddressUse::Bind, &unix), Ok(()));
         assert_eq!(
-            p.check_address(Op::Bind, &SockAddr::Unix(b"\0x".to_vec())),
+            p.check_address(AddressUse::Bind, &SockAddr::Unix(b"\0x".to_vec())),
             Ok(())
         );
         assert!(p.name_lookup);
@@ -705,14 +715,14 @@ mod tests {
         let ctx = nativesock_builder(&options, false).unwrap().build();
         let p = ctx.policy();
         assert_eq!(
-            p.check_address(Op::Connect, &v4([127, 0, 0, 1], 80)),
+            p.check_address(AddressUse::Connect, &v4([127, 0, 0, 1], 80)),
             Err(libc::EACCES)
         );
         assert!(!p.name_lookup);
 
         let ctx = nativesock_builder(&options, true).unwrap().build();
         let p = ctx.policy();
-        for op in [Op::Connect, Op::Bind, Op::Sendto] {
+        for op in [AddressUse::Connect, AddressUse::Bind, AddressUse::Sendto] {
             assert_eq!(p.check_address(op, &v4([127, 0, 0, 1], 0)), Ok(()));
             let six = SockAddr::Inet6(SocketAddrV6::new(Ipv6Addr::LOCALHOST, 8080, 0, 0));
             assert_eq!(p.check_address(op, &six), Ok(()));
@@ -796,9 +806,10 @@ mod tests {
                 (PathBuf::from("/tmp"), "/data".to_owned()),
             ]
         );
-        assert!(options.wasi_ctx(&["app".to_owned()]).is_ok());
+        let builder = NativesockCtx::builder();
+        assert!(options.wasi_ctx(&["app".to_owned()], &builder).is_ok());
         let (options, _) = run_options(&["run", "--dir", "/nonexistent-nativesock-dir"]);
-        let Err(err) = options.wasi_ctx(&[]) else {
+        let Err(err) = options.wasi_ctx(&[], &builder) else {
             panic!("a missing directory opened");
         };
         assert!(

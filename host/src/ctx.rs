@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use crate::cancel::{self, CallState, CancelHandle};
 use crate::hooks::{
     AuditArg, AuditEvent, AuditHook, AuditScalar, Call, Fault, FaultInjector, Raised, SignalCheck,
 };
-use crate::policy::{AddressRule, Op, Policy};
+use crate::policy::{AddressRule, AddressUse, Policy};
 use crate::route::{self, SendControl};
 use crate::sys::{self, AddrInfo, Errno, GaiError, SockAddr};
 use crate::unixpath;
@@ -99,7 +100,7 @@ pub struct NativesockCtx {
     /// Every address a `connect`, `bind` or `sendto` system call was made
     /// with, for the fuzz target's policy invariant.
     #[cfg(test)]
-    pub(crate) reached: std::sync::Mutex<Vec<(Op, SockAddr)>>,
+    pub(crate) reached: std::sync::Mutex<Vec<(AddressUse, SockAddr)>>,
 }
 
 impl fmt::Debug for NativesockCtx {
@@ -389,6 +390,89 @@ impl NativesockCtxBuilder {
     /// [`inherit_network`]: NativesockCtxBuilder::inherit_network
     pub fn allow_sockopt(&mut self, level: i32, name: i32) -> &mut Self {
         self.policy.sockopts.insert((level, name));
+        self
+    }
+
+    /// Sets the embedder's own check of IP addresses, beside the rules (as
+    /// wasmtime-wasi's `socket_addr_check`): when no rule grants a
+    /// `connect`, `bind` or `sendto` to an IP address, the call is allowed
+    /// if `check(address, use)` returns `true` and refused with `EACCES`
+    /// (and [`DENIED_EVENT`]) if it returns `false`. It sees the address the
+    /// call uses (the unspecified address of a `connect` or `sendto` as
+    /// loopback, where the kernel sends it) and runs on the thread making
+    /// the call, so it must not block. Unix paths and abstract names are
+    /// granted by [`allow_unix_dir`] and [`allow_abstract_unix`] only.
+    ///
+    /// ```
+    /// use nativesock::{AddressUse, NativesockCtx};
+    ///
+    /// // Connect anywhere on loopback on ports the embedder has open.
+    /// let open_ports = [8080, 8443];
+    /// let ctx = NativesockCtx::builder()
+    ///     .address_check(move |address, use_| {
+    ///         use_ == AddressUse::Connect
+    ///             && address.ip().is_loopback()
+    ///             && open_ports.contains(&address.port())
+    ///     })
+    ///     .build();
+    /// # drop(ctx);
+    /// ```
+    ///
+    /// [`allow_unix_dir`]: NativesockCtxBuilder::allow_unix_dir
+    /// [`allow_abstract_unix`]: NativesockCtxBuilder::allow_abstract_unix
+    pub fn address_check(
+        &mut self,
+        check: impl Fn(SocketAddr, AddressUse) -> bool + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.policy.check = Some(Arc::new(check));
+        self
+    }
+
+    /// Gives `wasi:sockets` the grants of this builder, so that a guest
+    /// that also imports it (Rust's `std::net`, wasi-libc's sockets,
+    /// componentize-py's own `socket` module) may do through it what it
+    /// may do through nativesock, and no more. Call it after the grants;
+    /// the CLI does it for every run.
+    ///
+    /// It sets wasmtime-wasi's `socket_addr_check` from the rules and the
+    /// [`address_check`], allows TCP and UDP, and name lookups as
+    /// [`allow_name_lookup`] says; [`inherit_network`] allows every
+    /// address. wasmtime-wasi asks about other moments of a call than
+    /// nativesock does, so its questions are answered as follows:
+    ///
+    /// | wasmtime-wasi asks | answered by |
+    /// |---|---|
+    /// | `TcpConnect` | [`allow_connect`] |
+    /// | `TcpBind`, `UdpBind` | [`allow_bind`]; the wildcard address with port 0 (what `connect`, a UDP send and `listen` bind implicitly) is always allowed, as nativesock's `connect` and `sendto` need no bind grant |
+    /// | `TcpListen` | [`allow_bind`], for the local address or, for an ephemeral port, the same address with port 0, as nativesock checks `listen`'s implicit bind |
+    /// | `UdpSend` (also a UDP `connect`) | [`allow_sendto`] or [`allow_connect`]: a nativesock guest may send on a datagram socket connected to what it may connect to |
+    /// | `TcpAccept`, `UdpReceive` | allowed: nativesock does not filter peers |
+    ///
+    /// ```
+    /// let mut nativesock = nativesock::NativesockCtx::builder();
+    /// nativesock.allow_connect("127.0.0.1:8080".parse()?);
+    /// let mut wasi = wasmtime_wasi::WasiCtx::builder();
+    /// nativesock.configure_wasi_sockets(&mut wasi);
+    /// let (wasi, nativesock) = (wasi.build(), nativesock.build());
+    /// # drop((wasi, nativesock));
+    /// # Ok::<(), anyhow::Error>(())
+    /// ```
+    ///
+    /// [`address_check`]: NativesockCtxBuilder::address_check
+    /// [`allow_name_lookup`]: NativesockCtxBuilder::allow_name_lookup
+    /// [`inherit_network`]: NativesockCtxBuilder::inherit_network
+    /// [`allow_connect`]: NativesockCtxBuilder::allow_connect
+    /// [`allow_bind`]: NativesockCtxBuilder::allow_bind
+    /// [`allow_sendto`]: NativesockCtxBuilder::allow_sendto
+    pub fn configure_wasi_sockets(&self, wasi: &mut wasmtime_wasi::WasiCtxBuilder) -> &Self {
+        let policy = Arc::new(self.policy.clone());
+        wasi.allow_tcp(true)
+            .allow_udp(true)
+            .allow_ip_name_lookup(self.policy.name_lookup)
+            .socket_addr_check(move |address, use_| {
+                let allowed = policy.check_wasi(address, use_);
+                Box::pin(async move { allowed })
+            });
         self
     }
 
@@ -767,7 +851,7 @@ impl NativesockCtx {
     /// Checks `address` for `op` on `fd`, raising the denial event as `operation`.
     fn check_address(
         &self,
-        op: Op,
+        op: AddressUse,
         operation: &str,
         fd: RawFd,
         address: &SockAddr,
@@ -906,11 +990,11 @@ impl NativesockCtx {
         let n = fd;
         let fd = self.fd(n)?;
         let address = self.destination(fd, address, SendControl::default());
-        self.check_address(Op::Connect, "connect", n, &address)?;
+        self.check_address(AddressUse::Connect, "connect", n, &address)?;
         self.check_autobind("connect", n, fd)?;
-        let opened = self.unix_target(Op::Connect, "connect", n, &address)?;
+        let opened = self.unix_target(AddressUse::Connect, "connect", n, &address)?;
         self.fault(Call::Connect)?;
-        self.reached(Op::Connect, &address);
+        self.reached(AddressUse::Connect, &address);
         let target = opened.as_ref().map_or(&*address, |o| &o.address);
         // Not waiting, the first try starts the connection; once the socket
         // is writable, the next ends it as a blocking `connect` does: the
@@ -932,7 +1016,7 @@ impl NativesockCtx {
     /// them under `inherit_network`.
     fn unix_target(
         &self,
-        op: Op,
+        op: AddressUse,
         operation: &str,
         n: RawFd,
         address: &SockAddr,
@@ -1006,7 +1090,7 @@ impl NativesockCtx {
         fd: BorrowedFd<'_>,
         address: &SockAddr,
     ) -> Result<(), Errno> {
-        self.check_address(Op::Bind, operation, n, address)?;
+        self.check_address(AddressUse::Bind, operation, n, address)?;
         if let SockAddr::Inet6(a) = address
             && a.ip().is_unspecified()
             && !self.policy.inherit_network
@@ -1019,7 +1103,7 @@ impl NativesockCtx {
                 std::net::Ipv4Addr::UNSPECIFIED,
                 a.port(),
             ));
-            self.check_address(Op::Bind, operation, n, &v4)?;
+            self.check_address(AddressUse::Bind, operation, n, &v4)?;
         }
         Ok(())
     }
@@ -1035,8 +1119,10 @@ impl NativesockCtx {
                     if !self.policy.inherit_network && name.first().is_some_and(|&b| b != 0) =>
                 {
                     address.to_raw()?;
-                    let (grant, rel) =
-                        self.policy.unix_grant(name, Op::Bind).ok_or(libc::EACCES)?;
+                    let (grant, rel) = self
+                        .policy
+                        .unix_grant(name, AddressUse::Bind)
+                        .ok_or(libc::EACCES)?;
                     Some(unixpath::open_bind_dir(&grant, &rel).map_err(|e| match e {
                         libc::EACCES => {
                             self.denied("bind", vec![int_arg(n.into()), address_arg(address)])
@@ -1047,7 +1133,7 @@ impl NativesockCtx {
                 _ => None,
             };
             self.fault(Call::Bind)?;
-            self.reached(Op::Bind, address);
+            self.reached(AddressUse::Bind, address);
             sys::bind(fd, address)?;
             // The file the kernel made must be the one in that directory.
             dir.is_some_and(|dir| dir.holds(fd) == Some(false))
@@ -1063,7 +1149,7 @@ impl NativesockCtx {
 
     /// Records an address a system call is about to be made with (tests only).
     #[cfg(test)]
-    fn reached(&self, op: Op, address: &SockAddr) {
+    fn reached(&self, op: AddressUse, address: &SockAddr) {
         self.reached
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -1071,7 +1157,7 @@ impl NativesockCtx {
     }
 
     #[cfg(not(test))]
-    fn reached(&self, _: Op, _: &SockAddr) {}
+    fn reached(&self, _: AddressUse, _: &SockAddr) {}
 
     pub(crate) fn listen(&mut self, fd: RawFd, backlog: i32) -> Result<(), Errno> {
         let n = fd;
@@ -1093,12 +1179,12 @@ impl NativesockCtx {
                     if local_port(&local) == Some(0) =>
                 {
                     self.check_bind("listen", n, fd, &local)?;
-                    self.reached(Op::Bind, &local);
+                    self.reached(AddressUse::Bind, &local);
                 }
                 Ok(SockAddr::Unix(name)) if name.first().is_none_or(|&b| b == 0) => {
                     let local = SockAddr::Unix(name);
-                    self.check_address(Op::Bind, "listen", n, &local)?;
-                    self.reached(Op::Bind, &local);
+                    self.check_address(AddressUse::Bind, "listen", n, &local)?;
+                    self.reached(AddressUse::Bind, &local);
                 }
                 _ => {}
             }
@@ -1340,11 +1426,11 @@ impl NativesockCtx {
         // A stream socket's `sendto` can connect (`MSG_FASTOPEN`): it
         // needs a connect grant.
         let op = if self.policy.inherit_network {
-            Op::Sendto
+            AddressUse::Sendto
         } else {
             match Self::socket_type(fd) {
-                Some(libc::SOCK_STREAM) => Op::Connect,
-                _ => Op::Sendto,
+                Some(libc::SOCK_STREAM) => AddressUse::Connect,
+                _ => AddressUse::Sendto,
             }
         };
         self.check_send_flags("sendto", n, flags)?;
@@ -1465,8 +1551,8 @@ impl NativesockCtx {
         let n = fd;
         let fd = self.fd(n)?;
         let op = match Self::socket_type(fd) {
-            Some(libc::SOCK_STREAM) => Op::Connect,
-            _ => Op::Sendto,
+            Some(libc::SOCK_STREAM) => AddressUse::Connect,
+            _ => AddressUse::Sendto,
         };
         self.check_send_flags("sendmsg", n, flags)?;
         let (control, pass) =

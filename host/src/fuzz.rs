@@ -53,7 +53,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 
 use crate::hooks::{Call, Fault};
-use crate::policy::Op;
+use crate::policy::AddressUse;
 use crate::sys::SockAddr;
 use crate::{AddressRule, NativesockCtx};
 
@@ -678,12 +678,12 @@ impl World {
 
     /// Whether the grant covers `address` for `op`: the fuzz target's own
     /// reading of the policy it set, independent of `policy.rs`.
-    fn granted(&self, op: Op, address: &SockAddr) -> bool {
+    fn granted(&self, op: AddressUse, address: &SockAddr) -> bool {
         let (lo, hi) = self.ports;
         // The host makes an unspecified destination explicit before the
         // call (`route.rs`): one reaching the kernel is a finding.
         let ip_ok = |ip: Ipv4Addr, port: u16| {
-            ip.octets()[0] == 127 && (op == Op::Bind || (lo..=hi).contains(&port))
+            ip.octets()[0] == 127 && (op == AddressUse::Bind || (lo..=hi).contains(&port))
         };
         match address {
             SockAddr::Unspec => true,
@@ -702,7 +702,7 @@ impl World {
                 let grant = self.grant.path().canonicalize().unwrap();
                 // Where the kernel ends up: the final symlink followed for
                 // connect and sendto, the parent resolved for all.
-                if op != Op::Bind
+                if op != AddressUse::Bind
                     && let Ok(target) = path.canonicalize()
                 {
                     return target != grant && target.starts_with(&grant);

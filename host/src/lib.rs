@@ -142,7 +142,7 @@ pub use ctx::{
 };
 pub use hooks::{AuditArg, AuditEvent, AuditScalar, Call, Fault, Raised, SocketRef};
 pub use native::{add_to_linker, add_to_linker_async};
-pub use policy::{AddressRule, AddressRuleError};
+pub use policy::{AddressRule, AddressRuleError, AddressUse};
 
 /// The README's examples, compiled as doctests so that they stay true.
 #[cfg(doctest)]

@@ -5,11 +5,14 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
+
+use wasmtime_wasi::sockets::SocketAddrUse;
 
 use crate::sys::{Errno, SockAddr};
 
@@ -296,19 +299,30 @@ fn parse_ports(s: &str) -> Result<(u16, u16), String> {
     Ok((lo, hi))
 }
 
-/// Which grant an address needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Op {
-    /// `connect`, and `sendto` on a stream socket (TCP Fast Open connects).
+/// What a guest is about to do with an address: which grant it needs, and
+/// what an [`address_check`] is asked about.
+///
+/// [`address_check`]: crate::NativesockCtxBuilder::address_check
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AddressUse {
+    /// `connect`, and `sendto` on a stream socket (TCP Fast Open connects):
+    /// [`allow_connect`](crate::NativesockCtxBuilder::allow_connect).
     Connect,
-    /// `bind`, and the implicit bind of `listen` on an unbound socket.
+    /// `bind`, and the implicit bind of `listen` on an unbound socket:
+    /// [`allow_bind`](crate::NativesockCtxBuilder::allow_bind).
     Bind,
-    /// `sendto` on a datagram socket.
+    /// `sendto` on a datagram socket:
+    /// [`allow_sendto`](crate::NativesockCtxBuilder::allow_sendto).
     Sendto,
 }
 
+/// An embedder's own address check, asked about every IP address no rule
+/// grants ([`address_check`](crate::NativesockCtxBuilder::address_check)).
+pub(crate) type AddressCheck = Arc<dyn Fn(SocketAddr, AddressUse) -> bool + Send + Sync>;
+
 /// A store's access policy, fixed when the store's context is built.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Policy {
     /// Allows everything below and every socket family and type.
     pub(crate) inherit_network: bool,
@@ -323,6 +337,24 @@ pub(crate) struct Policy {
     pub(crate) name_lookup: bool,
     /// Socket options granted beyond `sockopt.rs`'s list, as (level, name).
     pub(crate) sockopts: std::collections::HashSet<(i32, i32)>,
+    /// The embedder's check, asked when no rule grants an IP address.
+    pub(crate) check: Option<AddressCheck>,
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Policy")
+            .field("inherit_network", &self.inherit_network)
+            .field("connect", &self.connect)
+            .field("bind", &self.bind)
+            .field("sendto", &self.sendto)
+            .field("unix_dirs", &self.unix_dirs)
+            .field("abstract_unix", &self.abstract_unix)
+            .field("name_lookup", &self.name_lookup)
+            .field("sockopts", &self.sockopts)
+            .field("check", &self.check.is_some())
+            .finish()
+    }
 }
 
 impl Policy {
@@ -401,14 +433,14 @@ impl Policy {
     }
 
     /// Whether `op` may use `address`; `EACCES` when not.
-    pub(crate) fn check_address(&self, op: Op, address: &SockAddr) -> Result<(), Errno> {
+    pub(crate) fn check_address(&self, op: AddressUse, address: &SockAddr) -> Result<(), Errno> {
         if self.inherit_network {
             return Ok(());
         }
         let rules = match op {
-            Op::Connect => &self.connect,
-            Op::Bind => &self.bind,
-            Op::Sendto => &self.sendto,
+            AddressUse::Connect => &self.connect,
+            AddressUse::Bind => &self.bind,
+            AddressUse::Sendto => &self.sendto,
         };
         let allowed = match address {
             // The family field alone: the kernel dissolves an association
@@ -417,17 +449,17 @@ impl Policy {
             SockAddr::Inet(a) => {
                 let mut ip = *a.ip();
                 // The kernel connects to loopback for the unspecified address.
-                if op != Op::Bind && ip.is_unspecified() {
+                if op != AddressUse::Bind && ip.is_unspecified() {
                     ip = Ipv4Addr::LOCALHOST;
                 }
-                rules.iter().any(|r| r.matches(ip.into(), a.port()))
+                self.ip_allowed(rules, op, SocketAddr::new(ip.into(), a.port()))
             }
             SockAddr::Inet6(a) => {
                 let mut ip = *a.ip();
-                if op != Op::Bind && ip.is_unspecified() {
+                if op != AddressUse::Bind && ip.is_unspecified() {
                     ip = Ipv6Addr::LOCALHOST;
                 }
-                rules.iter().any(|r| r.matches(ip.into(), a.port()))
+                self.ip_allowed(rules, op, SocketAddr::new(ip.into(), a.port()))
             }
             SockAddr::Unix(name) => self.unix_allowed(name, op),
             SockAddr::Other(..) => false,
@@ -435,9 +467,67 @@ impl Policy {
         if allowed { Ok(()) } else { Err(libc::EACCES) }
     }
 
+    /// Whether a rule or the embedder's check grants `op` on an IP address.
+    fn ip_allowed(&self, rules: &[AddressRule], op: AddressUse, address: SocketAddr) -> bool {
+        rules
+            .iter()
+            .any(|r| r.matches(address.ip(), address.port()))
+            || self.check.as_ref().is_some_and(|check| check(address, op))
+    }
+
+    /// Whether `wasi:sockets` (wasmtime-wasi's implementation) may use
+    /// `address` for `use_`: the same grants as this policy's own calls,
+    /// mapped from wasmtime-wasi's checks
+    /// ([`configure_wasi_sockets`] has the table).
+    ///
+    /// [`configure_wasi_sockets`]: crate::NativesockCtxBuilder::configure_wasi_sockets
+    pub(crate) fn check_wasi(&self, address: SocketAddr, use_: SocketAddrUse) -> bool {
+        if self.inherit_network {
+            return true;
+        }
+        let op = match use_ {
+            // wasmtime-wasi asks about the implicit bind of `connect`, a
+            // UDP send and `listen` as a bind of the wildcard address, port
+            // 0. A nativesock `connect` or `sendto` needs no bind grant for
+            // its implicit bind, and a wildcard bind to an ephemeral port
+            // serves nothing until `listen`, which is checked below.
+            SocketAddrUse::TcpBind | SocketAddrUse::UdpBind
+                if address.ip().is_unspecified() && address.port() == 0 =>
+            {
+                return true;
+            }
+            SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => AddressUse::Bind,
+            // `listen` gets the socket's local address: an ephemeral port
+            // is granted by a rule that covers port 0 (nativesock checks
+            // the bind, which asked for port 0).
+            SocketAddrUse::TcpListen => {
+                let ephemeral = SocketAddr::new(address.ip(), 0);
+                return self.ip_allowed(&self.bind, AddressUse::Bind, address)
+                    || self.ip_allowed(&self.bind, AddressUse::Bind, ephemeral);
+            }
+            SocketAddrUse::TcpConnect => AddressUse::Connect,
+            // wasmtime-wasi checks a UDP `connect` and every send as a
+            // send; a nativesock guest may send to what it may connect a
+            // datagram socket to, so either grant does.
+            SocketAddrUse::UdpSend => {
+                return self.ip_allowed(&self.sendto, AddressUse::Sendto, address)
+                    || self.ip_allowed(&self.connect, AddressUse::Connect, address);
+            }
+            // nativesock does not filter peers: what arrives on a granted
+            // socket is the guest's.
+            SocketAddrUse::TcpAccept | SocketAddrUse::UdpReceive => return true,
+        };
+        let rules = match op {
+            AddressUse::Connect => &self.connect,
+            AddressUse::Bind => &self.bind,
+            AddressUse::Sendto => &self.sendto,
+        };
+        self.ip_allowed(rules, op, address)
+    }
+
     /// Whether a unix name is granted: abstract names (and autobind) by
     /// `abstract_unix`, paths by the resolved directory they live in.
-    fn unix_allowed(&self, name: &[u8], op: Op) -> bool {
+    fn unix_allowed(&self, name: &[u8], op: AddressUse) -> bool {
         if name.first().is_none_or(|&b| b == 0) {
             return self.abstract_unix;
         }
@@ -448,10 +538,11 @@ impl Policy {
     /// path relative to it; `None` when it is in none. `unixpath.rs` makes
     /// the call beneath that directory, so that what this resolution saw
     /// cannot be changed under it.
-    pub(crate) fn unix_grant(&self, name: &[u8], op: Op) -> Option<(PathBuf, PathBuf)> {
+    pub(crate) fn unix_grant(&self, name: &[u8], op: AddressUse) -> Option<(PathBuf, PathBuf)> {
         // The kernel reads a pathname up to its first NUL.
         let name = name.split(|&b| b == 0).next().unwrap_or(name);
-        let resolved = resolve_unix_path(Path::new(OsStr::from_bytes(name)), op != Op::Bind)?;
+        let resolved =
+            resolve_unix_path(Path::new(OsStr::from_bytes(name)), op != AddressUse::Bind)?;
         self.unix_dirs
             .iter()
             .filter_map(|dir| dir.canonicalize().ok())
@@ -634,7 +725,7 @@ mod tests {
     #[test]
     fn policy_denies_everything_by_default() {
         let p = Policy::default();
-        for op in [Op::Connect, Op::Bind, Op::Sendto] {
+        for op in [AddressUse::Connect, AddressUse::Bind, AddressUse::Sendto] {
             assert_eq!(p.check_address(op, &v4("127.0.0.1", 80)), Err(libc::EACCES));
             assert_eq!(p.check_address(op, &v6("::1", 80)), Err(libc::EACCES));
             assert_eq!(
@@ -697,13 +788,16 @@ mod tests {
             inherit_network: true,
             ..Policy::default()
         };
-        assert_eq!(p.check_address(Op::Connect, &v4("192.0.2.1", 1)), Ok(()));
         assert_eq!(
-            p.check_address(Op::Bind, &SockAddr::Unix(b"/x/y".to_vec())),
+            p.check_address(AddressUse::Connect, &v4("192.0.2.1", 1)),
             Ok(())
         );
         assert_eq!(
-            p.check_address(Op::Bind, &SockAddr::Unix(Vec::new())),
+            p.check_address(AddressUse::Bind, &SockAddr::Unix(b"/x/y".to_vec())),
+            Ok(())
+        );
+        assert_eq!(
+            p.check_address(AddressUse::Bind, &SockAddr::Unix(Vec::new())),
             Ok(())
         );
         assert_eq!(p.check_socket(libc::AF_PACKET, libc::SOCK_RAW, 0), Ok(()));
@@ -717,39 +811,51 @@ mod tests {
             sendto: vec![rule("[::1]:53")],
             ..Policy::default()
         };
-        assert_eq!(p.check_address(Op::Connect, &v4("127.0.0.9", 8080)), Ok(()));
         assert_eq!(
-            p.check_address(Op::Connect, &v4("127.0.0.9", 80)),
+            p.check_address(AddressUse::Connect, &v4("127.0.0.9", 8080)),
+            Ok(())
+        );
+        assert_eq!(
+            p.check_address(AddressUse::Connect, &v4("127.0.0.9", 80)),
             Err(libc::EACCES)
         );
         assert_eq!(
-            p.check_address(Op::Bind, &v4("127.0.0.9", 8080)),
+            p.check_address(AddressUse::Bind, &v4("127.0.0.9", 8080)),
             Err(libc::EACCES)
         );
-        assert_eq!(p.check_address(Op::Bind, &v4("127.0.0.1", 0)), Ok(()));
-        assert_eq!(p.check_address(Op::Sendto, &v6("::1", 53)), Ok(()));
         assert_eq!(
-            p.check_address(Op::Sendto, &v4("127.0.0.1", 53)),
+            p.check_address(AddressUse::Bind, &v4("127.0.0.1", 0)),
+            Ok(())
+        );
+        assert_eq!(p.check_address(AddressUse::Sendto, &v6("::1", 53)), Ok(()));
+        assert_eq!(
+            p.check_address(AddressUse::Sendto, &v4("127.0.0.1", 53)),
             Err(libc::EACCES)
         );
         // Mapped addresses are checked as IPv4.
         assert_eq!(
-            p.check_address(Op::Connect, &v6("::ffff:127.0.0.1", 8000)),
+            p.check_address(AddressUse::Connect, &v6("::ffff:127.0.0.1", 8000)),
             Ok(())
         );
         assert_eq!(
-            p.check_address(Op::Connect, &v6("::ffff:10.0.0.1", 8000)),
+            p.check_address(AddressUse::Connect, &v6("::ffff:10.0.0.1", 8000)),
             Err(libc::EACCES)
         );
         // Connecting to the unspecified address reaches loopback.
-        assert_eq!(p.check_address(Op::Connect, &v4("0.0.0.0", 8000)), Ok(()));
         assert_eq!(
-            p.check_address(Op::Bind, &v4("0.0.0.0", 0)),
+            p.check_address(AddressUse::Connect, &v4("0.0.0.0", 8000)),
+            Ok(())
+        );
+        assert_eq!(
+            p.check_address(AddressUse::Bind, &v4("0.0.0.0", 0)),
             Err(libc::EACCES)
         );
-        assert_eq!(p.check_address(Op::Sendto, &v6("::", 53)), Ok(()));
+        assert_eq!(p.check_address(AddressUse::Sendto, &v6("::", 53)), Ok(()));
         // The family alone is the kernel's business.
-        assert_eq!(p.check_address(Op::Connect, &SockAddr::Unspec), Ok(()));
+        assert_eq!(
+            p.check_address(AddressUse::Connect, &SockAddr::Unspec),
+            Ok(())
+        );
     }
 
     #[test]
@@ -769,7 +875,7 @@ mod tests {
         let check = |op, path: &Path| {
             p.check_address(op, &SockAddr::Unix(path.as_os_str().as_bytes().to_vec()))
         };
-        for op in [Op::Connect, Op::Bind, Op::Sendto] {
+        for op in [AddressUse::Connect, AddressUse::Bind, AddressUse::Sendto] {
             assert_eq!(check(op, &granted.join("s")), Ok(()));
             assert_eq!(
                 check(op, &granted.join("missing/s")),
@@ -786,19 +892,22 @@ mod tests {
             assert_eq!(check(op, &granted.join("..")), Err(libc::EACCES));
         }
         // connect follows a final symlink; bind does not (it fails with EADDRINUSE).
-        assert_eq!(check(Op::Connect, &granted.join("link")), Err(libc::EACCES));
-        assert_eq!(check(Op::Bind, &granted.join("link")), Ok(()));
+        assert_eq!(
+            check(AddressUse::Connect, &granted.join("link")),
+            Err(libc::EACCES)
+        );
+        assert_eq!(check(AddressUse::Bind, &granted.join("link")), Ok(()));
         // A NUL ends the kernel's pathname.
         let mut with_nul = outside.join("s").as_os_str().as_bytes().to_vec();
         with_nul.extend_from_slice(b"\0");
         with_nul.extend_from_slice(granted.as_os_str().as_bytes());
         assert_eq!(
-            p.check_address(Op::Bind, &SockAddr::Unix(with_nul)),
+            p.check_address(AddressUse::Bind, &SockAddr::Unix(with_nul)),
             Err(libc::EACCES)
         );
         // Abstract names need their own grant.
         assert_eq!(
-            p.check_address(Op::Bind, &SockAddr::Unix(b"\0abstract".to_vec())),
+            p.check_address(AddressUse::Bind, &SockAddr::Unix(b"\0abstract".to_vec())),
             Err(libc::EACCES)
         );
         let p = Policy {
@@ -806,11 +915,11 @@ mod tests {
             ..p
         };
         assert_eq!(
-            p.check_address(Op::Bind, &SockAddr::Unix(b"\0abstract".to_vec())),
+            p.check_address(AddressUse::Bind, &SockAddr::Unix(b"\0abstract".to_vec())),
             Ok(())
         );
         assert_eq!(
-            p.check_address(Op::Bind, &SockAddr::Unix(Vec::new())),
+            p.check_address(AddressUse::Bind, &SockAddr::Unix(Vec::new())),
             Ok(())
         );
     }
@@ -823,11 +932,11 @@ mod tests {
             ..Policy::default()
         };
         assert_eq!(
-            p.check_address(Op::Bind, &SockAddr::Unix(b"sock".to_vec())),
+            p.check_address(AddressUse::Bind, &SockAddr::Unix(b"sock".to_vec())),
             Ok(())
         );
         assert_eq!(
-            p.check_address(Op::Bind, &SockAddr::Unix(b"../sock".to_vec())),
+            p.check_address(AddressUse::Bind, &SockAddr::Unix(b"../sock".to_vec())),
             if cwd.parent().is_some() {
                 Err(libc::EACCES)
             } else {

@@ -251,6 +251,49 @@ fn the_demo_runs_on_loopback_and_exits_0() {
     }
 }
 
+/// The CLI's network flags govern `wasi:sockets` as well: a program using
+/// Rust's `std::net` only gets what the flags grant.
+#[test]
+fn network_flags_govern_wasi_sockets_too() {
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let udp_port = udp.local_addr().unwrap().port();
+    let send = format!("udp=127.0.0.1:{udp_port}");
+    let ops = ["listen=127.0.0.1:0", send.as_str()];
+    let lines = |flags: &[&str]| {
+        let mut args = vec!["run"];
+        args.extend_from_slice(flags);
+        args.push(programs::WASI_SOCKETS_POLICY);
+        args.extend_from_slice(&ops);
+        let out = nativesock(&args);
+        assert_eq!(out.code(), 0, "{}", out.stderr);
+        out.stdout
+    };
+    let mut datagram = [0; 4];
+    assert_eq!(
+        lines(&["--allow-connect", "127.0.0.1"]),
+        format!("listen 127.0.0.1:0: PermissionDenied\nudp 127.0.0.1:{udp_port}: ok\n"),
+        "a UDP send to what the guest may connect to"
+    );
+    assert_eq!(udp.recv_from(&mut datagram).unwrap().0, 1);
+    assert_eq!(
+        lines(&["--allow-bind", "127.0.0.1:0"]),
+        format!("listen 127.0.0.1:0: ok\nudp 127.0.0.1:{udp_port}: PermissionDenied\n"),
+    );
+    assert_eq!(
+        lines(&[]),
+        format!(
+            "listen 127.0.0.1:0: PermissionDenied\nudp 127.0.0.1:{udp_port}: PermissionDenied\n"
+        ),
+    );
+    assert_eq!(
+        lines(&["-S", "inherit-network"]),
+        format!("listen 127.0.0.1:0: ok\nudp 127.0.0.1:{udp_port}: ok\n"),
+        "`-S inherit-network` grants `wasi:sockets` everything, as wasmtime's does"
+    );
+    assert_eq!(udp.recv_from(&mut datagram).unwrap().0, 1);
+}
+
 #[test]
 fn an_audit_log_gets_one_json_line_per_event() {
     let dir = tempfile::tempdir().unwrap();

@@ -632,3 +632,154 @@ fn sendall_interrupted() {
     output.assert_success();
     assert_eq!(handled.load(Ordering::SeqCst), 1);
 }
+
+/// A loopback echo server for `wasi_sockets_policy`'s connects: echoes one
+/// byte on each connection, on a thread that ends within a minute.
+fn echo_server() -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let (listener, port) = local_listener();
+    let server = std::thread::spawn(move || {
+        listener.set_nonblocking(true).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            match listener.accept() {
+                Ok((mut stream, _)) => {
+                    stream.set_nonblocking(false).unwrap();
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(10)))
+                        .unwrap();
+                    let mut byte = [0];
+                    if stream.read_exact(&mut byte).is_ok() {
+                        let _ = stream.write_all(&byte);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        }
+    });
+    (port, server)
+}
+
+/// The program's line for each operation, in order.
+fn wasi_results(output: &Output) -> Vec<String> {
+    output.assert_success();
+    output.stdout.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn wasi_sockets_policy() {
+    let (port, _server) = echo_server();
+    // A port nothing is granted on, served too, so that a connect the
+    // policy let through would succeed.
+    let (other, _other_server) = echo_server();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let udp_port = udp.local_addr().unwrap().port();
+    let program = component(WASI_SOCKETS_POLICY);
+    let ops = [
+        format!("connect=127.0.0.1:{port}"),
+        format!("connect=127.0.0.1:{other}"),
+        "listen=127.0.0.1:0".to_owned(),
+        format!("udp=127.0.0.1:{udp_port}"),
+        format!("lookup=localhost:{port}"),
+    ];
+    let args: Vec<&str> = ops.iter().map(String::as_str).collect();
+    let run_with =
+        |ctx: &mut nativesock::NativesockCtxBuilder| wasi_results(&run(&program, &args, ctx));
+
+    // No grant: nothing.
+    let denied = [
+        format!("connect 127.0.0.1:{port}: PermissionDenied"),
+        format!("connect 127.0.0.1:{other}: PermissionDenied"),
+        "listen 127.0.0.1:0: PermissionDenied".to_owned(),
+        format!("udp 127.0.0.1:{udp_port}: PermissionDenied"),
+        // wasi-libc reports wasi's `access-denied` as `EAI_FAIL`.
+        format!(
+            "lookup localhost:{port}: failed to lookup address information: Non-recoverable error"
+        ),
+    ];
+    assert_eq!(run_with(&mut nativesock::NativesockCtx::builder()), denied);
+
+    // One connect rule: that port only; its implicit bind needs no grant.
+    let mut ctx = nativesock::NativesockCtx::builder();
+    ctx.allow_connect(format!("127.0.0.1:{port}").parse().unwrap());
+    let mut expected = denied.clone();
+    expected[0] = format!("connect 127.0.0.1:{port}: ok");
+    assert_eq!(run_with(&mut ctx), expected);
+
+    // Bind and sendto rules; the datagram arrives.
+    let mut ctx = nativesock::NativesockCtx::builder();
+    ctx.allow_bind("127.0.0.1".parse().unwrap())
+        .allow_sendto(format!("127.0.0.1:{udp_port}").parse().unwrap())
+        .allow_name_lookup(true);
+    let mut expected = denied.clone();
+    expected[2] = "listen 127.0.0.1:0: ok".to_owned();
+    expected[3] = format!("udp 127.0.0.1:{udp_port}: ok");
+    expected[4] = format!("lookup localhost:{port}: ok");
+    assert_eq!(run_with(&mut ctx), expected);
+    let mut datagram = [0; 8];
+    assert_eq!(udp.recv_from(&mut datagram).unwrap().0, 1);
+
+    // A bind rule for the ephemeral port only does not grant a fixed one.
+    let mut ctx = nativesock::NativesockCtx::builder();
+    ctx.allow_bind("127.0.0.1:0".parse().unwrap());
+    let fixed = local_listener().1; // free again once dropped
+    let output = run(
+        &program,
+        &["listen=127.0.0.1:0", &format!("listen=127.0.0.1:{fixed}")],
+        &mut ctx,
+    );
+    assert_eq!(
+        wasi_results(&output),
+        [
+            "listen 127.0.0.1:0: ok".to_owned(),
+            format!("listen 127.0.0.1:{fixed}: PermissionDenied"),
+        ]
+    );
+
+    // The embedder's check, beside the rules, asked only when no rule
+    // grants: here it grants the second listener's port.
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let mut ctx = nativesock::NativesockCtx::builder();
+    let seen = asked.clone();
+    ctx.allow_connect(format!("127.0.0.1:{port}").parse().unwrap())
+        .address_check(move |address, use_| {
+            seen.lock().unwrap().push((address, use_));
+            use_ == nativesock::AddressUse::Connect && address.port() == other
+        });
+    let mut expected = denied.clone();
+    expected[0] = format!("connect 127.0.0.1:{port}: ok");
+    expected[1] = format!("connect 127.0.0.1:{other}: ok");
+    assert_eq!(run_with(&mut ctx), expected);
+    // What no rule granted, in order: a UDP send is a send or a connect.
+    use nativesock::AddressUse::{Bind, Connect, Sendto};
+    let asked: Vec<(String, nativesock::AddressUse)> = asked
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(a, u)| (a.to_string(), *u))
+        .collect();
+    let at = |port: u16| format!("127.0.0.1:{port}");
+    assert_eq!(
+        asked,
+        [
+            (at(other), Connect),
+            (at(0), Bind),
+            (at(udp_port), Sendto),
+            (at(udp_port), Connect),
+        ]
+    );
+
+    // Everything.
+    let mut ctx = nativesock::NativesockCtx::builder();
+    ctx.inherit_network();
+    let ok: Vec<String> = ops
+        .iter()
+        .map(|op| format!("{}: ok", op.replacen('=', " ", 1)))
+        .collect();
+    assert_eq!(run_with(&mut ctx), ok);
+    assert_eq!(udp.recv_from(&mut datagram).unwrap().0, 1);
+}

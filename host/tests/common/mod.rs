@@ -123,13 +123,23 @@ pub fn epoch_engine() -> (Engine, Linker<AppState>) {
 /// A WASI context for a program run with `args` (after its name), writing
 /// to `stdout` and `stderr`.
 pub fn wasi(args: &[&str], stdout: &MemoryOutputPipe, stderr: &MemoryOutputPipe) -> WasiCtx {
+    wasi_builder(args, stdout, stderr).build()
+}
+
+/// The builder of [`wasi`]'s context, to add to.
+pub fn wasi_builder(
+    args: &[&str],
+    stdout: &MemoryOutputPipe,
+    stderr: &MemoryOutputPipe,
+) -> WasiCtxBuilder {
     let mut argv = vec!["program"];
     argv.extend_from_slice(args);
-    WasiCtxBuilder::new()
+    let mut builder = WasiCtxBuilder::new();
+    builder
         .args(&argv)
         .stdout(stdout.clone())
-        .stderr(stderr.clone())
-        .build()
+        .stderr(stderr.clone());
+    builder
 }
 
 /// Runs the command `pre` in a new store of `engine` (an [`epoch_engine`])
@@ -231,8 +241,11 @@ pub fn run_to(
     stdout: MemoryOutputPipe,
 ) -> Output {
     let stderr = MemoryOutputPipe::new(CAPACITY);
+    // `wasi:sockets` with the same grants, as the CLI runs programs.
+    let mut wasi = wasi_builder(args, &stdout, &stderr);
+    ctx.configure_wasi_sockets(&mut wasi);
     let state = AppState {
-        wasi: wasi(args, &stdout, &stderr),
+        wasi: wasi.build(),
         table: ResourceTable::new(),
         nativesock: ctx.build(),
     };
