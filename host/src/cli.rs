@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use wasmtime::component::Component;
-use wasmtime_wasi::{FsPerms, WasiCtx};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
+use crate::activation::HandedIn;
 use crate::run::{AppState, wasmtime_error};
 use crate::{
     AddressRule, AuditArg, AuditEvent, AuditScalar, NativesockCtx, NativesockCtxBuilder, Raised,
@@ -185,6 +186,14 @@ pub struct RunOptions {
     #[arg(long, value_name = "MS")]
     pub max_blocking_ms: Option<u64>,
 
+    /// Bind a TCP listener on ADDR (`127.0.0.1:8080`, `[::1]:0`) and hand
+    /// it to the guest, as wasmtime's `--tcplisten`: it is the guest's fd 3
+    /// (then 4, ...), after any sockets systemd passed (`LISTEN_FDS`), and
+    /// the guest's `LISTEN_FDS` and `LISTEN_FDNAMES` (`listen`) count it.
+    /// The guest needs no bind grant to accept on it.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Vec<std::net::SocketAddr>,
+
     /// Set an environment variable for the guest: `NAME=VAL`, or `NAME` to
     /// pass nativesock's own value (if it has one).
     #[arg(long = "env", value_name = "NAME[=VAL]", value_parser = parse_env)]
@@ -329,6 +338,15 @@ impl RunOptions {
         args: &[String],
         nativesock: &NativesockCtxBuilder,
     ) -> anyhow::Result<WasiCtx> {
+        Ok(self.wasi_builder(args, nativesock)?.build())
+    }
+
+    /// [`wasi_ctx`](RunOptions::wasi_ctx)'s builder, to add to.
+    pub fn wasi_builder(
+        &self,
+        args: &[String],
+        nativesock: &NativesockCtxBuilder,
+    ) -> anyhow::Result<WasiCtxBuilder> {
         let mut wasi = WasiCtx::builder();
         wasi.inherit_stdio().args(args);
         nativesock.configure_wasi_sockets(&mut wasi);
@@ -349,7 +367,19 @@ impl RunOptions {
                 .map_err(wasmtime_error)
                 .with_context(|| format!("failed to open directory `{}`", host.display()))?;
         }
-        Ok(wasi.build())
+        Ok(wasi)
+    }
+
+    /// The sockets handed to the guest: systemd's (`LISTEN_FDS`), then one
+    /// listener per `--listen`. Call it before any thread runs (systemd's
+    /// protocol edits the environment) and before other files are opened,
+    /// so that the sockets get consecutive fds from 3.
+    pub fn handed_in(&self) -> anyhow::Result<HandedIn> {
+        let mut handed = HandedIn::from_systemd()?;
+        for &address in &self.listen {
+            handed.listen(address)?;
+        }
+        Ok(handed)
     }
 }
 
@@ -536,6 +566,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Demo(demo) => (demo.options, None, demo.args),
     };
+    // First: the sockets take fds 3, 4, ... before anything else opens one.
+    let handed = options.handed_in()?;
     let (name, bytes) = match &app {
         Some(path) => {
             let name = path.display().to_string();
@@ -560,7 +592,9 @@ pub fn execute(cli: Cli) -> anyhow::Result<i32> {
         .with_context(|| format!("failed to compile `{name}`"))?;
     let linker = crate::run::linker(&engine)?;
     let mut nativesock = nativesock_builder(&options, app.is_none())?;
-    let state = AppState::new(options.wasi_ctx(&argv, &nativesock)?, nativesock.build());
+    let mut wasi = options.wasi_builder(&argv, &nativesock)?;
+    handed.grant(&mut nativesock, &mut wasi);
+    let state = AppState::new(wasi.build(), nativesock.build());
 
     let guest = signals::GuestThread::enter().context("failed to unblock `SIGINT`")?;
     if signals::received() {

@@ -107,6 +107,7 @@
 
 #![deny(missing_docs)]
 
+pub mod activation;
 pub mod artifacts;
 pub mod cli;
 pub mod compose;

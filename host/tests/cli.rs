@@ -2,18 +2,29 @@
 //! codes, the demo and Ctrl-C. Every wait is bounded.
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+#[macro_use]
 mod programs {
     #![allow(dead_code, reason = "the CLI tests use a few of the test programs")]
     include!(concat!(env!("OUT_DIR"), "/test_programs.rs"));
 }
 
 const BIN: &str = env!("CARGO_BIN_EXE_nativesock");
+
+/// A program without a test here is a compile error.
+macro_rules! assert_test_exists {
+    ($name:ident) => {
+        #[expect(unused_imports, reason = "only checks that the test exists")]
+        use self::$name as _;
+    };
+}
+foreach_cli_program!(assert_test_exists);
 
 /// The longest one run may take (compiling the demo included).
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -488,4 +499,206 @@ fn wit_writes_the_package_as_the_repository_has_it() {
         "{}",
         out.stderr
     );
+}
+
+/// Runs `command` (a `cli_listen_fds` run) and plays its clients: for each
+/// `fd N NAME PORT` line, connects to PORT on `host` and checks the answer.
+/// Returns the `(fd, name)` of every socket the program served on.
+fn serve_handed_in(mut command: Command, host: &str) -> Vec<(String, String)> {
+    use std::io::Write as _;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nativesock");
+    let stderr = drain(child.stderr.take().unwrap());
+    let (lines, next) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let start = Instant::now();
+    let mut served = Vec::new();
+    loop {
+        let left = DEADLINE.saturating_sub(start.elapsed());
+        let Ok(line) = next.recv_timeout(left) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the program stopped early: {}", stderr.join().unwrap());
+        };
+        if line == "served" {
+            break;
+        }
+        let words: Vec<&str> = line.split(' ').collect();
+        let ["fd", fd, name, port] = words[..] else {
+            panic!("unexpected line {line:?}");
+        };
+        // The program accepts in fd order, as these lines come.
+        let mut stream =
+            std::net::TcpStream::connect((host, port.parse::<u16>().unwrap())).expect("connect");
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        stream.write_all(b"hello\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert_eq!(answer, format!("{name}: hello\n"));
+        served.push((fd.to_owned(), name.to_owned()));
+    }
+    let status = wait(&mut child, DEADLINE);
+    assert_eq!(status.code(), Some(0), "{}", stderr.join().unwrap());
+    served
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+/// `--listen ADDR`: the host binds, the guest accepts on fd 3, 4, ... with
+/// no bind grant, and finds them through `LISTEN_FDS`/`LISTEN_FDNAMES`.
+#[test]
+fn cli_listen_fds() {
+    let mut command = Command::new(BIN);
+    command.args([
+        "run",
+        "--listen",
+        "127.0.0.1:0",
+        "--listen",
+        "127.0.0.1:0",
+        programs::CLI_LISTEN_FDS,
+    ]);
+    assert_eq!(
+        serve_handed_in(command, "127.0.0.1"),
+        pairs(&[("3", "listen"), ("4", "listen")])
+    );
+}
+
+/// Moves `fds` to 3, 4, ... in the child, as systemd does, and runs `args`
+/// with `LISTEN_PID` set to the child's own pid (a shell that `exec`s keeps
+/// its pid) when `own_pid`, or to another process's.
+fn socket_activated(fds: &[RawFd], names: Option<&str>, own_pid: bool, args: &[&str]) -> Command {
+    use std::os::unix::process::CommandExt as _;
+    let pid = if own_pid { "$$" } else { "1" };
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(format!("LISTEN_PID={pid} exec \"$0\" \"$@\""))
+        .arg(BIN)
+        .args(args)
+        .env("LISTEN_FDS", fds.len().to_string());
+    match names {
+        Some(names) => command.env("LISTEN_FDNAMES", names),
+        None => command.env_remove("LISTEN_FDNAMES"),
+    };
+    let fds = fds.to_vec();
+    // SAFETY: only async-signal-safe calls (fcntl, dup2) between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            // Out of the way first, so that moving one cannot close another.
+            let mut high = Vec::with_capacity(fds.len());
+            for &fd in &fds {
+                let copy = libc::fcntl(fd, libc::F_DUPFD, 100);
+                if copy < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                high.push(copy);
+            }
+            for (i, &fd) in high.iter().enumerate() {
+                if libc::dup2(fd, 3 + i as RawFd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
+/// systemd socket activation: the guest serves on the sockets systemd
+/// passed, under their names, then on `--listen`'s after them.
+#[test]
+fn systemd_sockets_are_the_guests_fds_under_their_names() {
+    let web = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let admin = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fds = [web.as_raw_fd(), admin.as_raw_fd()];
+    let args = ["run", "--listen", "127.0.0.1:0", programs::CLI_LISTEN_FDS];
+    let command = socket_activated(&fds, Some("web:admin"), true, &args);
+    assert_eq!(
+        serve_handed_in(command, "127.0.0.1"),
+        pairs(&[("3", "web"), ("4", "admin"), ("5", "listen")])
+    );
+    // Without names, systemd's default name.
+    let command = socket_activated(&fds[..1], None, true, &args);
+    assert_eq!(
+        serve_handed_in(command, "127.0.0.1"),
+        pairs(&[("3", "unknown"), ("4", "listen")])
+    );
+    // `LISTEN_PID` of another process: its sockets are not taken, and they
+    // keep fd 3 and 4, so `--listen`'s socket cannot be fd 3.
+    let mut command = socket_activated(&fds, Some("web:admin"), false, &args);
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: fd 3 is taken by another file, so the socket cannot be handed in as fd 3\n"
+    );
+}
+
+/// What cannot be handed in is one clear line, exit 1.
+#[test]
+fn sockets_that_cannot_be_handed_in_are_one_clear_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let out = nativesock(&["run", "--listen", &address, programs::CLI_LISTEN_FDS]);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    assert_one_error_line(&out.stderr);
+    assert!(
+        out.stderr
+            .starts_with(&format!("error: failed to listen on `{address}`: ")),
+        "{}",
+        out.stderr
+    );
+
+    // systemd passing a file where a socket should be.
+    let file = tempfile::tempfile().unwrap();
+    let mut command = socket_activated(
+        &[file.as_raw_fd()],
+        Some("web"),
+        true,
+        &["run", programs::CLI_LISTEN_FDS],
+    );
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_one_error_line(&stderr);
+    assert_eq!(
+        stderr,
+        "error: fd 3 from `LISTEN_FDS` (`web`) cannot be handed to the guest: fd 3 is not a socket\n"
+    );
+
+    // Names that do not match the count.
+    let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut command = socket_activated(
+        &[socket.as_raw_fd()],
+        Some("a:b"),
+        true,
+        &["run", programs::CLI_LISTEN_FDS],
+    );
+    let out = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: `LISTEN_FDNAMES` names 2 fds but `LISTEN_FDS` passes 1\n"
+    );
+
+    // A bad `--listen` address is a usage error.
+    let out = nativesock(&["run", "--listen", "localhost", programs::CLI_LISTEN_FDS]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
 }
