@@ -1,5 +1,5 @@
 //! Builds the benchmarks' guest components for wasm32-wasip2, as
-//! `host/build.rs` builds the test programs: one nested
+//! `host/build.rs` builds the semantics component: one nested
 //! `cargo build --release --target wasm32-wasip2` with `CARGO_TARGET_DIR`
 //! inside `OUT_DIR` (the outer build holds the lock on its own target dir),
 //! run by `nativesock-build-support` (`build-support/`).

@@ -34,14 +34,19 @@ pub fn out_dir() -> PathBuf {
     PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"))
 }
 
-/// The workspace's top directory: the parent of the directory of the
-/// package whose build script this is.
+/// The workspace's top directory: the nearest directory above the package
+/// whose build script this is with a `Cargo.toml` that has `[workspace]`.
 pub fn workspace_root() -> PathBuf {
     let manifest_dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     manifest_dir
-        .parent()
-        .expect("the package lives in the workspace's top directory")
+        .ancestors()
+        .skip(1)
+        .find(|dir| {
+            fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|toml| toml.lines().any(|line| line.trim() == "[workspace]"))
+        })
+        .expect("the package lives in a workspace")
         .to_path_buf()
 }
 

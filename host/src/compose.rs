@@ -117,7 +117,7 @@ mod tests {
     use super::*;
     use crate::artifacts::{DEMO, SEMANTICS};
 
-    include!(concat!(env!("OUT_DIR"), "/test_programs.rs"));
+    use nativesock_test_programs_artifacts::*;
 
     /// The import and export names of a component.
     fn names(bytes: &[u8]) -> (Vec<String>, Vec<String>) {

@@ -22,7 +22,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-include!(concat!(env!("OUT_DIR"), "/test_programs.rs"));
+use nativesock_test_programs_artifacts::*;
 
 /// A program without a test here is a compile error.
 macro_rules! assert_test_exists {

@@ -9,11 +9,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-#[macro_use]
-mod programs {
-    #![allow(dead_code, reason = "the CLI tests use a few of the test programs")]
-    include!(concat!(env!("OUT_DIR"), "/test_programs.rs"));
-}
+use nativesock_test_programs_artifacts::{self as programs, foreach_cli_program};
 
 const BIN: &str = env!("CARGO_BIN_EXE_nativesock");
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::*;
 use nativesock::{AuditArg, AuditEvent, AuditScalar, Call, Fault, Raised, SocketRef};
 
-include!(concat!(env!("OUT_DIR"), "/test_programs.rs"));
+use nativesock_test_programs_artifacts::*;
 
 /// A program without a test here is a compile error.
 macro_rules! assert_test_exists {

@@ -12,7 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use common::*;
 
-include!(concat!(env!("OUT_DIR"), "/test_programs.rs"));
+use nativesock_test_programs_artifacts::*;
 
 /// A program without a test here is a compile error.
 macro_rules! assert_test_exists {
