@@ -752,7 +752,7 @@ fn nativesock_binary() -> Result<PathBuf> {
             "--profile",
             profile,
             "-p",
-            "nativesock",
+            "nativesock-cli",
             "--bin",
             "nativesock",
         ])
@@ -764,7 +764,7 @@ fn nativesock_binary() -> Result<PathBuf> {
     match status {
         Ok(s) if s.success() || bin.exists() => Ok(bin),
         _ if bin.exists() => Ok(bin),
-        _ => bail!("could not build `nativesock` (`cargo build --release -p nativesock`)"),
+        _ => bail!("could not build `nativesock` (`cargo build --release -p nativesock-cli`)"),
     }
 }
 

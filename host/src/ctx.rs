@@ -638,6 +638,20 @@ impl NativesockCtxBuilder {
     }
 }
 
+/// A store's limits ([`NativesockCtx::limits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// [`NativesockCtxBuilder::max_recv_bytes`].
+    pub max_recv_bytes: usize,
+    /// [`NativesockCtxBuilder::max_send_bytes`].
+    pub max_send_bytes: usize,
+    /// [`NativesockCtxBuilder::max_open_sockets`].
+    pub max_open_sockets: usize,
+    /// [`NativesockCtxBuilder::max_blocking_time`].
+    pub max_blocking_time: Option<Duration>,
+}
+
 /// A store's view of its [`NativesockCtx`]: implement this on the store's
 /// data type to use [`add_to_linker`](crate::add_to_linker).
 ///
@@ -740,26 +754,61 @@ impl NativesockCtx {
         self.fds.remove(&fd)
     }
 
-    /// The policy, for the CLI's tests.
-    #[cfg_attr(not(test), expect(dead_code, reason = "used by tests"))]
-    pub(crate) fn policy(&self) -> &Policy {
-        &self.policy
+    /// Whether the policy lets the guest `use_` the IP `address`: what a
+    /// `connect`, `bind` or `sendto` to it would be checked against (rules,
+    /// [`address_check`], [`inherit_network`]), for an embedder that logs
+    /// or checks a store's grants.
+    ///
+    /// [`address_check`]: NativesockCtxBuilder::address_check
+    /// [`inherit_network`]: NativesockCtxBuilder::inherit_network
+    pub fn allows(&self, use_: AddressUse, address: SocketAddr) -> bool {
+        let address = match address {
+            SocketAddr::V4(a) => SockAddr::Inet(a),
+            SocketAddr::V6(a) => SockAddr::Inet6(a),
+        };
+        self.policy.check_address(use_, &address).is_ok()
     }
 
-    /// The per-call receive cap.
-    #[cfg_attr(not(test), expect(dead_code, reason = "used by tests"))]
-    pub(crate) fn max_recv_bytes(&self) -> usize {
-        self.max_recv_bytes
+    /// Whether the policy lets the guest `use_` the unix socket `name`: a
+    /// path (resolved now, as a call would be), or an abstract name when
+    /// it starts with a NUL byte.
+    pub fn allows_unix(&self, use_: AddressUse, name: &[u8]) -> bool {
+        self.policy
+            .check_address(use_, &SockAddr::Unix(name.to_vec()))
+            .is_ok()
     }
 
-    /// The send cap, the open-socket cap and the blocking time cap (tests only).
-    #[cfg(test)]
-    pub(crate) fn limits(&self) -> (usize, usize, Option<Duration>) {
-        (
-            self.max_send_bytes,
-            self.max_open_sockets,
-            self.max_blocking_time,
-        )
+    /// Whether name lookups are granted ([`allow_name_lookup`]).
+    ///
+    /// [`allow_name_lookup`]: NativesockCtxBuilder::allow_name_lookup
+    pub fn allows_name_lookup(&self) -> bool {
+        self.policy.name_lookup
+    }
+
+    /// Whether the store has everything ([`inherit_network`]).
+    ///
+    /// [`inherit_network`]: NativesockCtxBuilder::inherit_network
+    pub fn inherits_network(&self) -> bool {
+        self.policy.inherit_network
+    }
+
+    /// Whether `setsockopt(level, name)` passes the option policy (the
+    /// default list, [`allow_sockopt`], or [`inherit_network`]).
+    ///
+    /// [`allow_sockopt`]: NativesockCtxBuilder::allow_sockopt
+    /// [`inherit_network`]: NativesockCtxBuilder::inherit_network
+    pub fn allows_sockopt(&self, level: i32, name: i32) -> bool {
+        self.policy.may_set_option(level, name).is_ok()
+    }
+
+    /// The store's limits, as the builder set them.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_recv_bytes: self.max_recv_bytes,
+            max_send_bytes: self.max_send_bytes,
+            max_open_sockets: self.max_open_sockets,
+            max_blocking_time: self.max_blocking_time,
+        }
     }
 
     fn insert(&mut self, fd: OwnedFd) -> RawFd {

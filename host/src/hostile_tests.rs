@@ -305,7 +305,7 @@ fn fd_reserve_child() {
     // And the default cap follows the limit.
     let default = NativesockCtx::builder().build();
     assert_eq!(
-        default.limits().1 as u64,
+        default.limits().max_open_sockets as u64,
         limit - u64::from(HOST_FD_RESERVE)
     );
 }

@@ -23,8 +23,8 @@
 //! The CPython semantics themselves (timeouts, PEP 475 retries, exception
 //! classes) live in the semantics component ([`artifacts::SEMANTICS`]),
 //! which [`compose::compose_with_semantics`] plugs into an application.
-//! [`run`] puts it all together for a command component, and [`cli`] is the
-//! `nativesock` command line.
+//! [`run`] puts it all together for a command component, as the `nativesock`
+//! command line (the `nativesock-cli` crate) does.
 //!
 //! [`add_to_linker`] links host functions for synchronous stores: a
 //! blocking socket blocks the thread that runs the guest, exactly as it
@@ -109,7 +109,6 @@
 
 pub mod activation;
 pub mod artifacts;
-pub mod cli;
 pub mod compose;
 pub mod run;
 pub mod wit;
@@ -125,7 +124,6 @@ mod hostile_tests;
 mod native;
 mod policy;
 mod route;
-mod signals;
 mod sockopt;
 mod sys;
 #[cfg(test)]
@@ -138,7 +136,7 @@ mod wait;
 pub use cancel::{CancelHandle, cancelled_error, wake_signal};
 pub use ctx::{
     DEFAULT_MAX_OPEN_SOCKETS, DEFAULT_MAX_RECV_BYTES, DEFAULT_MAX_SEND_BYTES, DENIED_EVENT,
-    HOST_EVENT_PREFIX, HOST_FD_RESERVE, LIMIT_EVENT, NativesockCtx, NativesockCtxBuilder,
+    HOST_EVENT_PREFIX, HOST_FD_RESERVE, LIMIT_EVENT, Limits, NativesockCtx, NativesockCtxBuilder,
     NativesockCtxView, NativesockView,
 };
 pub use hooks::{AuditArg, AuditEvent, AuditScalar, Call, Fault, Raised, SocketRef};

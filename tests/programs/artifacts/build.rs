@@ -74,7 +74,7 @@ fn test_programs(programs: &[&Artifact]) -> String {
         // fds, in a test binary of their own (`host/tests/trust_leaks.rs`).
         // `async_*` programs run in async stores (`host/tests/async_embed.rs`);
         // `cli_*` programs run from the `nativesock` binary
-        // (`host/tests/cli.rs`).
+        // (`cli/tests/cli.rs`).
         if name.starts_with("async_") {
             asynchronous.push(name);
         } else if name.starts_with("cli_") {

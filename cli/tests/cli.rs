@@ -698,3 +698,111 @@ fn sockets_that_cannot_be_handed_in_are_one_clear_line() {
     let out = nativesock(&["run", "--listen", "localhost", programs::CLI_LISTEN_FDS]);
     assert_eq!(out.code(), 2, "{}", out.stderr);
 }
+
+/// The CLI's flags for the limits and the audit log, end to end.
+#[test]
+fn limit_and_audit_flags_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let out = std::process::Command::new(BIN)
+        .args(["run", "--allow-connect", "127.0.0.0/8", "--audit-log"])
+        .arg(&log)
+        .args(["--max-open-sockets", "4", "--max-send-bytes", "1000"])
+        .args(["--max-blocking-ms", "5000", programs::TRUST_DENIED_AUDIT])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last = text.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(r#"{"event":"nativesock.denied","args":["connect","#)
+            && last.ends_with(r#"["10.0.0.1",80]]}"#),
+        "{text}"
+    );
+    let help = std::process::Command::new(BIN)
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--allow-connect",
+        "--allow-bind",
+        "--allow-sendto",
+        "--allow-unix",
+        "--allow-abstract-unix",
+        "--allow-name-lookup",
+        "--audit-log",
+        "--max-recv-bytes",
+        "--max-send-bytes",
+        "--max-open-sockets",
+        "--max-blocking-ms",
+        "nativesock.denied",
+    ] {
+        assert!(
+            help.contains(flag),
+            "`run --help` does not explain {flag}:\n{help}"
+        );
+    }
+}
+
+/// Under a 1024-fd `RLIMIT_NOFILE` and a store cap above it, a guest that
+/// opens sockets until refused gets `EMFILE` from the host's reserve, and
+/// the CLI (run as its own process, with the lowered limit) goes on
+/// writing the guest's output and exits 0, not with a panic (101).
+#[test]
+fn cli_fd_limit() {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "run",
+        "--max-open-sockets",
+        "100000",
+        programs::CLI_FD_LIMIT,
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    // SAFETY: `setrlimit` is async-signal-safe; nothing else runs between
+    // fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+            limit.rlim_cur = 1024.min(limit.rlim_max);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    let (done, result) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    let output = result
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the CLI ended")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let first = stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("opened ")
+            && first.ends_with(" sockets, then OSError: [Errno 24] Too many open files"),
+        "{first}"
+    );
+    let opened: usize = first.split(' ').nth(1).unwrap().parse().unwrap();
+    assert!((800..1024 - 64).contains(&opened), "{opened}");
+    assert!(stdout.contains("still writing 199\ndone\n"), "{stdout}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
