@@ -8,7 +8,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
-use nativesock::run::wasmtime_error;
 use wasmtime::component::Component;
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -152,7 +151,7 @@ pub fn main(args: &[String]) -> Result<()> {
                     let t1 = Instant::now();
                     let mut store = wasmtime::Store::new(&engine, state);
                     let t2 = Instant::now();
-                    let command = pre.instantiate(&mut store).map_err(wasmtime_error)?;
+                    let command = pre.instantiate(&mut store).map_err(anyhow::Error::from)?;
                     let t3 = Instant::now();
                     let _ = command.wasi_cli_run().call_run(&mut store);
                     let t4 = Instant::now();
@@ -196,8 +195,11 @@ pub fn main(args: &[String]) -> Result<()> {
         Some("write-cwasm") => {
             let engine = wasm::engine(None)?;
             let component =
-                Component::new(&engine, wasm::composed_app()?).map_err(wasmtime_error)?;
-            std::fs::write(&args[1], component.serialize().map_err(wasmtime_error)?)?;
+                Component::new(&engine, wasm::composed_app()?).map_err(anyhow::Error::from)?;
+            std::fs::write(
+                &args[1],
+                component.serialize().map_err(anyhow::Error::from)?,
+            )?;
         }
         Some("trivial") => {
             let s = std::net::UdpSocket::bind("127.0.0.1:0")?;
@@ -213,15 +215,19 @@ fn load(engine: &wasmtime::Engine, cwasm: &Path) -> Result<CommandPre<nativesock
     let component = if cwasm.extension().is_some_and(|e| e == "wasm") {
         // For profiles: a composed component (`--child write-composed`),
         // compiled here so that `BENCH_PERFMAP=1` names its functions.
-        Component::from_file(engine, cwasm).map_err(wasmtime_error)?
+        Component::from_file(engine, cwasm).map_err(anyhow::Error::from)?
     } else {
         // SAFETY: the parent wrote this file with `Component::serialize` on
         // an engine with the same configuration, a moment ago.
-        unsafe { Component::deserialize_file(engine, cwasm) }.map_err(wasmtime_error)?
+        unsafe { Component::deserialize_file(engine, cwasm) }.map_err(anyhow::Error::from)?
     };
     let linker = wasm::linker(engine)?;
-    CommandPre::new(linker.instantiate_pre(&component).map_err(wasmtime_error)?)
-        .map_err(wasmtime_error)
+    CommandPre::new(
+        linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)?,
+    )
+    .map_err(anyhow::Error::from)
 }
 
 /// `bench --child ARGS...`, this program.

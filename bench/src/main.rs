@@ -21,7 +21,6 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
-use nativesock::run::wasmtime_error;
 use wasmtime::component::Component;
 
 use native::Peer;
@@ -333,7 +332,7 @@ fn bench(args: &[String]) -> Result<()> {
                 .instance_pre()
                 .component()
                 .serialize()
-                .map_err(wasmtime_error)?,
+                .map_err(anyhow::Error::from)?,
         )?;
         if only.has("conns") {
             conns(&cwasm, &sizes, nofile, &mut table)?;
@@ -638,8 +637,11 @@ fn stores(
     // The pooling engine compiles its own copy (its tunables may differ).
     let pool_cwasm = dir.join("app-pooling.cwasm");
     let pooling = wasm::engine(Some(n as u32))?;
-    let component = Component::new(&pooling, composed).map_err(wasmtime_error)?;
-    std::fs::write(&pool_cwasm, component.serialize().map_err(wasmtime_error)?)?;
+    let component = Component::new(&pooling, composed).map_err(anyhow::Error::from)?;
+    std::fs::write(
+        &pool_cwasm,
+        component.serialize().map_err(anyhow::Error::from)?,
+    )?;
     drop(component);
     drop(pooling);
 

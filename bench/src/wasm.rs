@@ -4,7 +4,7 @@
 
 use anyhow::{Context as _, Result, bail};
 use nativesock::NativesockCtx;
-use nativesock::run::{AppState, wasmtime_error};
+use nativesock::run::AppState;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, Store};
 use wasmtime_wasi::I32Exit;
@@ -40,17 +40,17 @@ pub fn engine(pooling_stores: Option<u32>) -> Result<Engine> {
         let pool = nativesock::run::pooling_config(stores.saturating_add(8), 64 << 20);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
-    Engine::new(&config).map_err(wasmtime_error)
+    Engine::new(&config).map_err(anyhow::Error::from)
 }
 
 /// A linker with WASI 0.2 and nativesock, as the CLI's.
 pub fn linker(engine: &Engine) -> Result<Linker<AppState>> {
-    nativesock::run::linker(engine)
+    Ok(nativesock::run::linker(engine)?)
 }
 
 /// The composed app component.
 pub fn composed_app() -> Result<Vec<u8>> {
-    nativesock::compose::compose_with_semantics(guests::APP)
+    Ok(nativesock::compose::compose_with_semantics(guests::APP)?)
 }
 
 impl Guests {
@@ -58,9 +58,13 @@ impl Guests {
         let engine = engine(None)?;
         let linker = linker(&engine)?;
         let pre = |bytes: &[u8]| -> Result<CommandPre<AppState>> {
-            let component = Component::new(&engine, bytes).map_err(wasmtime_error)?;
-            CommandPre::new(linker.instantiate_pre(&component).map_err(wasmtime_error)?)
-                .map_err(wasmtime_error)
+            let component = Component::new(&engine, bytes).map_err(anyhow::Error::from)?;
+            CommandPre::new(
+                linker
+                    .instantiate_pre(&component)
+                    .map_err(anyhow::Error::from)?,
+            )
+            .map_err(anyhow::Error::from)
         };
         Ok(Guests {
             app: pre(composed).context("compiling the app component")?,
@@ -121,7 +125,7 @@ pub fn run_in_store(
         Ok(Err(())) => bail!("the guest failed"),
         Err(e) => match e.downcast_ref::<I32Exit>() {
             Some(I32Exit(0)) => Ok(store),
-            _ => Err(wasmtime_error(e)),
+            _ => Err(anyhow::Error::from(e)),
         },
     }
 }

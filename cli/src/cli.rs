@@ -17,7 +17,7 @@ use wasmtime::component::Component;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use nativesock::activation::HandedIn;
-use nativesock::run::{AppState, wasmtime_error};
+use nativesock::run::AppState;
 use nativesock::{
     AddressRule, AuditArg, AuditEvent, AuditScalar, NativesockCtx, NativesockCtxBuilder, Raised,
 };
@@ -356,7 +356,7 @@ impl RunOptions {
         }
         for (host, guest) in &self.dirs {
             wasi.preopened_dir(host, guest, FsPerms::ReadWrite)
-                .map_err(wasmtime_error)
+                .map_err(anyhow::Error::from)
                 .with_context(|| format!("failed to open directory `{}`", host.display()))?;
         }
         Ok(wasi)
@@ -558,7 +558,7 @@ pub fn one_line(e: &anyhow::Error) -> String {
 pub fn execute(cli: Cli) -> anyhow::Result<i32> {
     let (options, app, args) = match cli.command {
         Command::Compose(compose) => return compose_command(&compose).map(|()| 0),
-        Command::Wit(wit) => return nativesock::wit::write_package(&wit.dir).map(|()| 0),
+        Command::Wit(wit) => return Ok(nativesock::wit::write_package(&wit.dir).map(|()| 0)?),
         Command::Run(run) => {
             let mut rest = run.app_and_args.into_iter();
             let app = rest.next().map(PathBuf::from);
@@ -585,10 +585,11 @@ pub fn execute(cli: Cli) -> anyhow::Result<i32> {
     }
 
     let composed = nativesock::compose::compose_with_semantics(&bytes)
+        .map_err(anyhow::Error::from)
         .with_context(|| format!("failed to load `{name}`"))?;
     let engine = nativesock::run::engine()?;
     let component = Component::new(&engine, &composed)
-        .map_err(wasmtime_error)
+        .map_err(anyhow::Error::from)
         .with_context(|| format!("failed to compile `{name}`"))?;
     let linker = nativesock::run::linker(&engine)?;
     let mut nativesock = nativesock_builder(&options, app.is_none())?;
@@ -602,6 +603,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<i32> {
         return Ok(signals::EXIT_INTERRUPTED);
     }
     let result = nativesock::run::run_command(&engine, &linker, &component, state)
+        .map_err(anyhow::Error::from)
         .with_context(|| format!("failed to run `{name}`"));
     drop(guest);
     result
@@ -614,6 +616,7 @@ fn compose_command(compose: &ComposeCommand) -> anyhow::Result<()> {
     let bytes = std::fs::read(&compose.app).with_context(|| format!("failed to read `{name}`"))?;
     // One parse: `run` reports the same errors as `failed to load`.
     let Some(composed) = nativesock::compose::compose_if_needed(&bytes)
+        .map_err(anyhow::Error::from)
         .with_context(|| format!("failed to load `{name}`"))?
     else {
         bail!(

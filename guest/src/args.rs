@@ -88,7 +88,7 @@ pub fn listen_backlog(backlog: Option<&Value>, somaxconn: Option<i64>) -> PyResu
 
 /// `sock_setblocking` (3.11): `PyLong_AsLong(flag)`, so a bool or int is
 /// accepted and a float or str is the `__index__` `TypeError` (3.12 uses
-/// `PyObject_IsTrue` instead, spec §10.2). Returns the new `sock_timeout`:
+/// `PyObject_IsTrue` instead, `Modules/socketmodule.c`). Returns the new `sock_timeout`:
 /// `None` for a true flag, 0 for a false one.
 pub fn setblocking(flag: &Value) -> PyResult<i64> {
     let block = conv::as_long(flag)?;

@@ -1,4 +1,4 @@
-//! `sock_call_ex` and `internal_select` (spec §1.4, `socketmodule.c`
+//! `sock_call_ex` and `internal_select` (3.11's `Modules/socketmodule.c`,
 //! L728-963): the one loop every blocking socket operation runs through.
 //!
 //! - With a timeout (`> 0`) the fd is non-blocking: poll first, with a

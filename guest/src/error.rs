@@ -186,7 +186,7 @@ mod tests {
     use super::*;
 
     /// `OSError.__new__`'s subclass table (`Objects/exceptions.c`), on
-    /// Linux errno numbers (spec §1.6).
+    /// Linux errno numbers (the `errnomap` that `ADD_ERRNO` fills there).
     #[test]
     fn errno_classes_match_cpython() {
         let cases = [

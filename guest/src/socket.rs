@@ -5,7 +5,8 @@
 //! `sock_family`, `sock_type` (masked), `sock_proto`, `sock_timeout` in ns
 //! (negative for `None`) and `socket.py`'s `_closed`. A closed socket is
 //! nothing more than fd -1: every method still makes its syscall on -1 and
-//! reports the kernel's `EBADF` (spec §3), which keeps the documented
+//! reports the kernel's `EBADF` (as 3.11's `sock_*` methods, which never
+//! test for a closed socket in `Modules/socketmodule.c`), which keeps the documented
 //! quirks (`connect_ex` returns 9, `recv(0)` returns `b''`, `settimeout`
 //! stores the value and then fails) without special cases.
 
@@ -183,7 +184,7 @@ impl PySocket {
         let fd = match fd {
             Some(fd) => fd,
             // CPython asks for SOCK_CLOEXEC: every socket it creates is
-            // non-inheritable (spec §4).
+            // non-inheritable (`sock_initobj_impl`, `Modules/socketmodule.c`).
             None => native::socket(family, kind | flag("SOCK_CLOEXEC"), proto).map_err(os_error)?,
         };
         Self::init_sockobject(fd, family, kind, proto)
@@ -193,7 +194,8 @@ impl PySocket {
     /// `getsockname()` (only `EBADF` and `ENOTSOCK` are errors; the family
     /// comes from the address when not given), then `SO_TYPE` and
     /// `SO_PROTOCOL` for what was not given. A TCP socket rewrapped without
-    /// arguments therefore reports proto 6 (spec §4).
+    /// arguments therefore reports proto 6 (`sock_initobj_impl`,
+    /// `Modules/socketmodule.c`).
     fn detect(
         fd: i32,
         mut family: i32,
@@ -309,7 +311,8 @@ impl PySocket {
     }
 
     /// `settimeout` after parsing: the value is stored *before* `FIONBIO`,
-    /// so a failing call still changes `gettimeout()` (spec §10.6).
+    /// so a failing call still changes `gettimeout()` (`sock_settimeout`,
+    /// `Modules/socketmodule.c`).
     fn set_timeout_ns(&self, ns: i64) -> PyResult<()> {
         self.timeout.set(ns);
         native::set_nonblocking(self.fd.get(), ns >= 0).map_err(os_error)
@@ -333,7 +336,8 @@ impl PySocket {
         } else {
             // Only EINPROGRESS on a socket with a timeout is waited for:
             // EAGAIN (full AF_UNIX backlog), EALREADY, ECONNREFUSED... are
-            // reported at once, even with a timeout (spec §1.5).
+            // reported at once, even with a timeout (`internal_connect`,
+            // `Modules/socketmodule.c`).
             timeout > 0 && err == error::errno("EINPROGRESS")
         };
         if !wait_connect {
@@ -572,7 +576,8 @@ impl GuestSocket for PySocket {
             Err(Failure::Raised(e)) => Err(e),
             // `poll()` failing with something other than EINTR: 3.11 has
             // set an OSError *and* returns the errno, which the interpreter
-            // turns into a SystemError (spec §1.7; unreachable in practice).
+            // turns into a SystemError (`sock_call_ex`, `Modules/socketmodule.c`;
+            // unreachable in practice).
             Err(Failure::PollFailed(_)) => Err(plain(
                 "SystemError",
                 "<method 'connect_ex' of '_socket.socket' objects> returned a result with an exception set",

@@ -1,7 +1,7 @@
 //! Socket timeouts as CPython keeps them: `_PyTime_t` nanoseconds, negative
 //! for "no timeout" (`None`), parsed by `socket_parse_timeout`
 //! (`socketmodule.c`) on top of `_PyTime_FromSecondsObject`
-//! (`Python/pytime.c`), with every one of their error messages (spec §7).
+//! (`Python/pytime.c`), with every one of their error messages.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -120,7 +120,8 @@ pub fn to_seconds(ns: i64) -> Option<f64> {
 }
 
 /// `_PyTime_AsMilliseconds(interval, _PyTime_ROUND_CEILING)` as
-/// `internal_select` passes it to `poll()` (spec §1.4): 1 ns waits 1 ms.
+/// `internal_select` (`Modules/socketmodule.c`) passes it to `poll()`: 1 ns
+/// waits 1 ms.
 /// A negative interval (blocking mode) is -1, "wait for ever".
 ///
 /// 3.11 only `assert`s that the result fits a C int; `main` clamps to

@@ -13,7 +13,7 @@
 //! ```no_run
 //! use nativesock::activation::HandedIn;
 //!
-//! # fn main() -> anyhow::Result<()> {
+//! # fn main() -> wasmtime::Result<()> {
 //! // At the start of `main`, before any thread runs (it edits the
 //! // environment, as `sd_listen_fds` does).
 //! let mut sockets = HandedIn::from_systemd()?;
@@ -30,7 +30,8 @@ use std::fmt;
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-use anyhow::{Context as _, bail};
+use wasmtime::bail;
+use wasmtime::error::Context as _;
 
 use crate::NativesockCtxBuilder;
 
@@ -76,7 +77,7 @@ impl HandedIn {
     ///
     /// When an fd the protocol names is not open or is not a socket, or
     /// `LISTEN_FDNAMES` does not name as many fds as `LISTEN_FDS` counts.
-    pub fn from_systemd() -> anyhow::Result<HandedIn> {
+    pub fn from_systemd() -> wasmtime::Result<HandedIn> {
         let names = std::env::var("LISTEN_FDNAMES").ok();
         let mut listenfd = listenfd::ListenFd::from_env();
         let count = listenfd.len();
@@ -116,7 +117,7 @@ impl HandedIn {
     ///
     /// When the bind or listen fails, or the next fd number is taken by
     /// another file (the sockets must be consecutive from 3).
-    pub fn listen(&mut self, address: SocketAddr) -> anyhow::Result<RawFd> {
+    pub fn listen(&mut self, address: SocketAddr) -> wasmtime::Result<RawFd> {
         let listener = TcpListener::bind(address)
             .with_context(|| format!("failed to listen on `{address}`"))?;
         let fd = self.add(OwnedFd::from(listener), LISTEN_NAME)?;
@@ -130,7 +131,7 @@ impl HandedIn {
     ///
     /// When `socket` is not a socket, the next fd number is taken by
     /// another file, or `name` has a `:` (the protocol's separator).
-    pub fn add(&mut self, socket: OwnedFd, name: &str) -> anyhow::Result<RawFd> {
+    pub fn add(&mut self, socket: OwnedFd, name: &str) -> wasmtime::Result<RawFd> {
         if name.contains(':') {
             bail!("a `LISTEN_FDNAMES` name cannot contain `:`: `{name}`");
         }
@@ -199,7 +200,7 @@ impl HandedIn {
 
 /// Takes ownership of `fd`, which the protocol hands this process, if it is
 /// an open socket, and makes it close-on-exec (as `sd_listen_fds` does).
-fn take_socket(fd: RawFd) -> anyhow::Result<OwnedFd> {
+fn take_socket(fd: RawFd) -> wasmtime::Result<OwnedFd> {
     // SAFETY: `fcntl(F_GETFD)` only asks whether the number is open.
     if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
         bail!("fd {fd} is not open");
@@ -214,7 +215,7 @@ fn take_socket(fd: RawFd) -> anyhow::Result<OwnedFd> {
 }
 
 /// `Ok` if `fd` is a socket.
-fn check_socket(fd: BorrowedFd<'_>) -> anyhow::Result<()> {
+fn check_socket(fd: BorrowedFd<'_>) -> wasmtime::Result<()> {
     let stat = rustix::fs::fstat(fd).context("fstat")?;
     if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::Socket {
         bail!("fd {} is not a socket", fd.as_raw_fd());

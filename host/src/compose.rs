@@ -8,9 +8,10 @@
 //!
 //! [`SEMANTICS`]: crate::artifacts::SEMANTICS
 
-use anyhow::{Context, Result, bail};
 use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions};
+use wasmtime::error::Context as _;
+use wasmtime::{Result, bail};
 
 /// The interface the semantics component exports and applications import.
 pub const SOCKET: &str = "nativesock:socket/socket@0.1.0";
@@ -35,7 +36,7 @@ pub const SOCKET: &str = "nativesock:socket/socket@0.1.0";
 /// # Example
 ///
 /// ```no_run
-/// # fn main() -> anyhow::Result<()> {
+/// # fn main() -> wasmtime::Result<()> {
 /// let app = std::fs::read("app.wasm")?;
 /// let composed = nativesock::compose::compose_with_semantics(&app)?;
 /// std::fs::write("app.composed.wasm", composed)?;
@@ -60,6 +61,7 @@ fn compose(app: &[u8], semantics: &[u8]) -> Result<Option<Vec<u8>>> {
     check_component(app, "the application")?;
     let mut graph = CompositionGraph::new();
     let app_package = Package::from_bytes("nativesock:app", None, app, graph.types_mut())
+        .map_err(wasmtime::Error::from_anyhow)
         .context("failed to read the application component")?;
     if !graph.types()[app_package.ty()].imports.contains_key(SOCKET) {
         return Ok(None);
@@ -71,6 +73,7 @@ fn compose(app: &[u8], semantics: &[u8]) -> Result<Option<Vec<u8>>> {
         .collect();
     let semantics_package =
         Package::from_bytes("nativesock:semantics", None, semantics, graph.types_mut())
+            .map_err(wasmtime::Error::from_anyhow)
             .context("failed to read the semantics component")?;
 
     let app_package = graph.register_package(app_package)?;

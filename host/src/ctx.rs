@@ -455,7 +455,7 @@ impl NativesockCtxBuilder {
     /// nativesock.configure_wasi_sockets(&mut wasi);
     /// let (wasi, nativesock) = (wasi.build(), nativesock.build());
     /// # drop((wasi, nativesock));
-    /// # Ok::<(), anyhow::Error>(())
+    /// # Ok::<(), wasmtime::Error>(())
     /// ```
     ///
     /// [`address_check`]: NativesockCtxBuilder::address_check

@@ -63,20 +63,17 @@
 //!     }
 //! }
 //!
-//! fn main() -> anyhow::Result<()> {
-//!     // wasmtime has its own error type; this keeps its chain in anyhow.
-//!     use nativesock::run::wasmtime_error;
-//!
+//! fn main() -> wasmtime::Result<()> {
 //!     let engine = Engine::default();
 //!     let mut linker = Linker::<MyState>::new(&engine);
-//!     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wasmtime_error)?;
+//!     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
 //!     nativesock::add_to_linker(&mut linker)?;
 //!
 //!     // An application that imports `nativesock:socket/socket`, composed
 //!     // with the semantics component that exports it.
 //!     let app = std::fs::read("app.wasm")?;
 //!     let composed = nativesock::compose::compose_with_semantics(&app)?;
-//!     let component = Component::new(&engine, &composed).map_err(wasmtime_error)?;
+//!     let component = Component::new(&engine, &composed)?;
 //!
 //!     // Loopback only, and a log line for every audit event.
 //!     let nativesock = NativesockCtx::builder()
@@ -94,9 +91,8 @@
 //!     };
 //!     let mut store = Store::new(&engine, state);
 //!
-//!     let command = Command::instantiate(&mut store, &component, &linker)
-//!         .map_err(wasmtime_error)?;
-//!     let result = command.wasi_cli_run().call_run(&mut store).map_err(wasmtime_error)?;
+//!     let command = Command::instantiate(&mut store, &component, &linker)?;
+//!     let result = command.wasi_cli_run().call_run(&mut store)?;
 //!     // Dropping the store closes every socket the guest left open.
 //!     drop(store);
 //!     std::process::exit(if result.is_ok() { 0 } else { 1 });

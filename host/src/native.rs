@@ -4,7 +4,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 
-use anyhow::Context as _;
+use wasmtime::error::Context as _;
 
 use wasmtime::component::{HasData, Linker};
 
@@ -24,9 +24,8 @@ use crate::sys::{self, AddrInfo, GaiError, SockAddr};
 /// # Errors
 ///
 /// When `linker` already defines the interface (and does not allow shadowing).
-pub fn add_to_linker<T: NativesockView + 'static>(linker: &mut Linker<T>) -> anyhow::Result<()> {
+pub fn add_to_linker<T: NativesockView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     wit::add_to_linker::<T, HasNativesock>(linker, T::nativesock)
-        .map_err(crate::run::wasmtime_error)
         .context("failed to add `nativesock:socket/native@0.1.0` to the linker")
 }
 
@@ -52,9 +51,8 @@ pub fn add_to_linker<T: NativesockView + 'static>(linker: &mut Linker<T>) -> any
 /// When `linker` already defines the interface (and does not allow shadowing).
 pub fn add_to_linker_async<T: NativesockView + 'static>(
     linker: &mut Linker<T>,
-) -> anyhow::Result<()> {
+) -> wasmtime::Result<()> {
     wit_async::add_to_linker::<T, HasNativesock>(linker, T::nativesock)
-        .map_err(crate::run::wasmtime_error)
         .context("failed to add `nativesock:socket/native@0.1.0` to the linker")
 }
 

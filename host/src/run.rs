@@ -6,13 +6,12 @@
 //! use nativesock::run::{AppState, engine, linker, run_command};
 //! use wasmtime::component::Component;
 //!
-//! # fn main() -> anyhow::Result<()> {
+//! # fn main() -> wasmtime::Result<()> {
 //! let engine = engine()?;
 //! let linker = linker(&engine)?;
 //! let app = std::fs::read("app.wasm")?;
 //! let composed = nativesock::compose::compose_with_semantics(&app)?;
-//! let component = Component::new(&engine, &composed)
-//!     .map_err(nativesock::run::wasmtime_error)?;
+//! let component = Component::new(&engine, &composed)?;
 //! let state = AppState::new(
 //!     wasmtime_wasi::WasiCtx::builder().inherit_stdio().build(),
 //!     NativesockCtx::builder().allow_connect("127.0.0.1".parse()?).build(),
@@ -22,8 +21,8 @@
 //! # }
 //! ```
 
-use anyhow::Context as _;
 use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::error::Context as _;
 use wasmtime::{Cache, Config, Enabled, Engine, PoolingAllocationConfig, Store};
 use wasmtime_wasi::p2::bindings::sync::CommandPre;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
@@ -68,17 +67,11 @@ impl NativesockView for AppState {
     }
 }
 
-/// Converts a `wasmtime::Error` (wasmtime has its own error type) into an
-/// `anyhow::Error`, keeping its chain of causes.
-pub fn wasmtime_error(e: wasmtime::Error) -> anyhow::Error {
-    anyhow::Error::from_boxed(e.into_boxed_dyn_error())
-}
-
 /// The engine the CLI uses: wasmtime's defaults, plus the compilation cache
 /// (wasmtime's cache configuration, `$HOME/.config/wasmtime/config.toml` or
 /// its defaults) when it can be set up; without it, components are simply
 /// compiled every time.
-pub fn engine() -> anyhow::Result<Engine> {
+pub fn engine() -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     match Cache::from_file(None) {
         Ok(cache) => {
@@ -86,7 +79,7 @@ pub fn engine() -> anyhow::Result<Engine> {
         }
         Err(e) => tracing::warn!("compilation cache disabled: {e}"),
     }
-    Engine::new(&config).map_err(wasmtime_error)
+    Engine::new(&config)
 }
 
 /// How much of each linear memory a warm pooling slot keeps resident: a
@@ -116,8 +109,8 @@ pub const POOL_KEEP_RESIDENT: usize = 2 << 20;
 /// config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(
 ///     nativesock::run::pooling_config(100, 64 << 20),
 /// ));
-/// let engine = wasmtime::Engine::new(&config).map_err(nativesock::run::wasmtime_error)?;
-/// # Ok::<(), anyhow::Error>(())
+/// let engine = wasmtime::Engine::new(&config)?;
+/// # Ok::<(), wasmtime::Error>(())
 /// ```
 pub fn pooling_config(max_stores: u32, max_memory: usize) -> PoolingAllocationConfig {
     let n = max_stores.max(1);
@@ -135,9 +128,9 @@ pub fn pooling_config(max_stores: u32, max_memory: usize) -> PoolingAllocationCo
 }
 
 /// A linker with WASI 0.2 (synchronous) and `nativesock:socket/native`.
-pub fn linker(engine: &Engine) -> anyhow::Result<Linker<AppState>> {
+pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<AppState>> {
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(wasmtime_error)?;
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     crate::add_to_linker(&mut linker)?;
     Ok(linker)
 }
@@ -145,9 +138,9 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<AppState>> {
 /// A linker with WASI 0.2 (async) and `nativesock:socket/native`
 /// ([`add_to_linker_async`](crate::add_to_linker_async)), for
 /// [`run_command_async`].
-pub fn linker_async(engine: &Engine) -> anyhow::Result<Linker<AppState>> {
+pub fn linker_async(engine: &Engine) -> wasmtime::Result<Linker<AppState>> {
     let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasmtime_error)?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     crate::add_to_linker_async(&mut linker)?;
     Ok(linker)
 }
@@ -163,14 +156,13 @@ pub async fn run_command_async(
     linker: &Linker<AppState>,
     component: &Component,
     state: AppState,
-) -> anyhow::Result<i32> {
-    anyhow::ensure!(
+) -> wasmtime::Result<i32> {
+    wasmtime::ensure!(
         Engine::same(engine, component.engine()),
         "the component was compiled for another engine"
     );
-    let pre = linker.instantiate_pre(component).map_err(wasmtime_error)?;
+    let pre = linker.instantiate_pre(component)?;
     let pre = wasmtime_wasi::p2::bindings::CommandPre::new(pre)
-        .map_err(wasmtime_error)
         .context("the component is not a command: it does not export `wasi:cli/run`")?;
     let mut store = Store::new(engine, state);
     let result = match pre.instantiate_async(&mut store).await {
@@ -181,13 +173,13 @@ pub async fn run_command_async(
 }
 
 /// A command's exit code from how its `run` ended.
-fn exit_code(result: wasmtime::Result<Result<(), ()>>) -> anyhow::Result<i32> {
+fn exit_code(result: wasmtime::Result<Result<(), ()>>) -> wasmtime::Result<i32> {
     match result {
         Ok(Ok(())) => Ok(0),
         Ok(Err(())) => Ok(1),
         Err(e) => match e.downcast_ref::<I32Exit>() {
             Some(exit) => Ok(exit.0),
-            None => Err(wasmtime_error(e)),
+            None => Err(e),
         },
     }
 }
@@ -206,14 +198,13 @@ pub fn run_command(
     linker: &Linker<AppState>,
     component: &Component,
     state: AppState,
-) -> anyhow::Result<i32> {
-    anyhow::ensure!(
+) -> wasmtime::Result<i32> {
+    wasmtime::ensure!(
         Engine::same(engine, component.engine()),
         "the component was compiled for another engine"
     );
-    let pre = linker.instantiate_pre(component).map_err(wasmtime_error)?;
+    let pre = linker.instantiate_pre(component)?;
     let pre = CommandPre::new(pre)
-        .map_err(wasmtime_error)
         .context("the component is not a command: it does not export `wasi:cli/run`")?;
     let mut store = Store::new(engine, state);
     let result = pre

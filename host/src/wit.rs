@@ -7,7 +7,8 @@
 
 use std::path::Path;
 
-use anyhow::{Context as _, Result};
+use wasmtime::Result;
+use wasmtime::error::Context as _;
 
 /// Every file of the package: its path inside the package directory and
 /// its text.

@@ -111,7 +111,7 @@ fn started(
     ctx: nativesock::NativesockCtx,
     stdout: &MemoryOutputPipe,
     stderr: &MemoryOutputPipe,
-) -> impl Future<Output = anyhow::Result<i32>> + Send + 'static {
+) -> impl Future<Output = wasmtime::Result<i32>> + Send + 'static {
     let mut argv = vec!["program"];
     argv.extend_from_slice(args);
     let wasi = WasiCtxBuilder::new()

@@ -93,7 +93,7 @@ fn fds_closed_on_trap() {
 /// page): every store still starts clean and still closes what it leaked.
 #[test]
 fn fds_closed_in_warm_pooling_slots() {
-    use nativesock::run::{AppState, linker, pooling_config, run_command, wasmtime_error};
+    use nativesock::run::{AppState, linker, pooling_config, run_command};
     use wasmtime::component::Component;
     use wasmtime::{Config, Engine, InstanceAllocationStrategy};
     use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -105,15 +105,11 @@ fn fds_closed_in_warm_pooling_slots() {
         2,
         64 << 20,
     )));
-    let engine = Engine::new(&config)
-        .map_err(wasmtime_error)
-        .expect("engine");
+    let engine = Engine::new(&config).expect("engine");
     let linker = linker(&engine).expect("linker");
     let app = std::fs::read(FDS_CLOSED_ON_DROP).expect("read the program");
     let composed = nativesock::compose::compose_with_semantics(&app).expect("compose");
-    let component = Component::new(&engine, composed)
-        .map_err(wasmtime_error)
-        .expect("compile");
+    let component = Component::new(&engine, composed).expect("compile");
     let run_once = || {
         let (stdout, stderr) = (
             MemoryOutputPipe::new(1 << 16),

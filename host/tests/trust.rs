@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use nativesock::run::{AppState, wasmtime_error};
+use nativesock::run::AppState;
 use nativesock::{
     AuditArg, AuditEvent, AuditScalar, Call, DENIED_EVENT, Fault, LIMIT_EVENT, NativesockCtx,
 };
@@ -68,7 +68,6 @@ fn run_native(
         .linker
         .instantiate_pre(component)
         .and_then(CommandPre::new)
-        .map_err(wasmtime_error)
         .and_then(|pre| run_in_store(&rt.engine, &pre, wasi, ctx, ticks));
     Output::new(status, &stdout, &stderr)
 }

@@ -53,7 +53,7 @@ impl Runner {
 
     /// One store: runs the program with `args`; the store is dropped before
     /// this returns. `Ok(exit code)` or the trap, and what it wrote on stderr.
-    fn store(&self, args: &[&str], ctx: NativesockCtx) -> (anyhow::Result<i32>, String) {
+    fn store(&self, args: &[&str], ctx: NativesockCtx) -> (wasmtime::Result<i32>, String) {
         let stderr = MemoryOutputPipe::new(1 << 12);
         let wasi = wasi(args, &MemoryOutputPipe::new(1 << 12), &stderr);
         let result = run_in_store(&self.engine, &self.pre, wasi, ctx, u64::MAX / 2);

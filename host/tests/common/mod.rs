@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nativesock::compose::compose_with_semantics;
-use nativesock::run::{AppState, engine, linker, run_command, wasmtime_error};
+use nativesock::run::{AppState, engine, linker, run_command};
 use nativesock::{AuditEvent, Call, Fault, NativesockCtx, NativesockCtxBuilder};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
@@ -152,7 +152,7 @@ pub fn run_in_store(
     wasi: WasiCtx,
     ctx: NativesockCtx,
     ticks: u64,
-) -> anyhow::Result<i32> {
+) -> wasmtime::Result<i32> {
     let mut store = Store::new(engine, AppState::new(wasi, ctx));
     store.set_epoch_deadline(ticks);
     store.epoch_deadline_trap();
@@ -165,7 +165,7 @@ pub fn run_in_store(
         Ok(Err(())) => Ok(1),
         Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
             Some(exit) => Ok(exit.0),
-            None => Err(wasmtime_error(e)),
+            None => Err(e),
         },
     }
 }
@@ -173,7 +173,7 @@ pub fn run_in_store(
 /// What a program did.
 pub struct Output {
     /// Its exit status, or the trap that ended it.
-    pub status: anyhow::Result<i32>,
+    pub status: wasmtime::Result<i32>,
     /// Its stdout.
     pub stdout: String,
     /// Its stderr.
@@ -184,7 +184,7 @@ impl Output {
     /// The output of a program that ended with `status`, writing to
     /// `stdout` and `stderr`.
     pub fn new(
-        status: anyhow::Result<i32>,
+        status: wasmtime::Result<i32>,
         stdout: &MemoryOutputPipe,
         stderr: &MemoryOutputPipe,
     ) -> Output {

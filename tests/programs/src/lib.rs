@@ -2,7 +2,7 @@
 //! that spell Python's socket calls in Rust.
 //!
 //! Each program in `src/bin/` checks one behaviour against what CPython 3.11
-//! does on Linux (see `cpython-socket-semantics.md`) and panics, which traps
+//! does on Linux (`Modules/socketmodule.c`, `Lib/socket.py`) and panics, which traps
 //! the component, on the first difference. It prints what it did and saw on
 //! stdout; some lines are markers (`announce`) that the host test waits for
 //! before it acts from outside (sending a signal, freeing a backlog).
