@@ -1444,9 +1444,15 @@ impl NativesockCtx {
         self.check_autobind("send", n, fd)?;
         let injected = self.fault(Call::Send)?;
         let data = self.send_part(fd, data, injected)?;
-        wait::wait(mode, self, fd, Wait::WRITE.flags(flags), |nonblocking| {
-            sys::send(fd, data, flags | dontwait(nonblocking))
-        })
+        let len = data.len();
+        wait::send(
+            mode,
+            self,
+            fd,
+            Wait::WRITE.flags(flags),
+            len,
+            |nonblocking, from| sys::send(fd, &data[from..], flags | dontwait(nonblocking)),
+        )
         .await
     }
 
@@ -1491,9 +1497,17 @@ impl NativesockCtx {
         let data = self.send_part(fd, data, injected)?;
         self.reached(op, &address);
         let target = opened.as_ref().map_or(&*address, |o| &o.address);
-        wait::wait(mode, self, fd, Wait::WRITE.flags(flags), |nonblocking| {
-            sys::sendto(fd, data, flags | dontwait(nonblocking), target)
-        })
+        let len = data.len();
+        wait::send(
+            mode,
+            self,
+            fd,
+            Wait::WRITE.flags(flags),
+            len,
+            |nonblocking, from| {
+                sys::sendto(fd, &data[from..], flags | dontwait(nonblocking), target)
+            },
+        )
         .await
     }
 

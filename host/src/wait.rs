@@ -26,6 +26,8 @@
 use std::future::Future;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::pin::pin;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -205,6 +207,81 @@ pub(crate) async fn wait<R>(
     }
 }
 
+/// A `send`/`sendto` of `len` bytes (`call(nonblocking, offset)` sends from
+/// `offset`), ending as the blocking call ends: on a blocking stream socket
+/// the kernel queues all of it, waiting for room as often as it takes, and
+/// returns fewer bytes only when a signal, `SO_SNDTIMEO` or an error ends
+/// the wait after some were queued. In [`Mode::Awaiting`] a first
+/// non-blocking send that queues part of the data is therefore followed by
+/// more, each awaiting room, under one deadline; whatever ends them (the
+/// socket's timeout, the cap, a cancel, an error) returns the count so far,
+/// as the kernel does. Datagram and seqpacket sends are whole or nothing,
+/// and `MSG_DONTWAIT` or a non-blocking socket take what fits, as natively.
+pub(crate) async fn send(
+    mode: Mode,
+    ctx: &NativesockCtx,
+    fd: BorrowedFd<'_>,
+    wait: Wait,
+    len: usize,
+    mut call: impl FnMut(bool, usize) -> Result<usize, Errno>,
+) -> Result<usize, Errno> {
+    let first = self::wait(mode, ctx, fd, wait, |nonblocking| call(nonblocking, 0)).await?;
+    if first == 0
+        || first >= len
+        || mode == Mode::Blocking
+        || wait.dontwait
+        || !on_runtime()
+        || !is_stream(fd)
+        || sys::get_nonblocking(fd)?
+    {
+        return Ok(first);
+    }
+    let deadline = deadline(sys::socket_timeout(fd, true), ctx.blocking_cap());
+    let calls = ctx.calls();
+    let mut woken = pin!(calls.woken().notified());
+    woken.as_mut().enable();
+    // Shared by the sending future and what follows it (`Send`, as the
+    // host call's future must be).
+    let sent = AtomicUsize::new(first);
+    let rest = async {
+        let watched = watch(fd, Interest::WRITABLE)?;
+        while sent.load(Relaxed) < len {
+            let mut guard = watched.ready(Interest::WRITABLE).await.map_err(os_errno)?;
+            match call(true, sent.load(Relaxed)) {
+                Err(libc::EAGAIN) => guard.clear_ready(),
+                Ok(n) => {
+                    sent.fetch_add(n, Relaxed);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    };
+    if calls.is_cancelled() {
+        return Ok(first);
+    }
+    tokio::select! {
+        // An error after some bytes were queued is the next call's.
+        _ = rest => {}
+        () = &mut woken => {}
+        () = until(&deadline) => {
+            if let Some((_, Ended::Cap)) = deadline {
+                // The limit event; the call still returns what it sent.
+                let _ = ctx.blocking_timed_out();
+            }
+        }
+    }
+    Ok(sent.into_inner())
+}
+
+/// Whether `fd` is a `SOCK_STREAM` socket.
+fn is_stream(fd: BorrowedFd<'_>) -> bool {
+    sys::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, 4)
+        .ok()
+        .and_then(|raw| raw.try_into().ok())
+        .is_some_and(|raw: [u8; 4]| i32::from_ne_bytes(raw) == libc::SOCK_STREAM)
+}
+
 /// Runs a `poll` over `fds` (`run(timeout_ms)`) that waits at most
 /// `timeout_ms` (negative: for ever) and the blocking cap; `timed_out`
 /// tells a result in which nothing is ready.
@@ -322,6 +399,68 @@ mod tests {
 
     fn pair(ctx: &mut NativesockCtx) -> (i32, i32) {
         ctx.socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap()
+    }
+
+    /// A blocking stream send queues all of its data, as the kernel's
+    /// does, awaiting room each time the buffer fills; `SO_SNDTIMEO` ends
+    /// it with the count so far; a non-blocking socket takes what fits.
+    #[test]
+    fn a_blocking_stream_send_waits_until_all_is_queued() {
+        use std::io::Read as _;
+        let mut ctx = NativesockCtx::builder().inherit_network().build();
+        let (a, b) = pair(&mut ctx);
+        let data = vec![7u8; 4 << 20];
+        let peer = std::os::unix::net::UnixStream::from(ctx.take_fd(b).unwrap());
+        let reader = std::thread::spawn(move || {
+            let mut peer = peer;
+            let mut got = vec![0; 4 << 20];
+            std::thread::sleep(Duration::from_millis(50));
+            peer.read_exact(&mut got).unwrap();
+            (peer, got)
+        });
+        let sent = rt().block_on(ctx.send_in(Awaiting, a, &data, 0)).unwrap();
+        assert_eq!(sent, 1 << 20, "the per-call cap, and then all of it");
+        let rest = rt().block_on(async {
+            let mut sent = sent;
+            while sent < data.len() {
+                sent += ctx.send_in(Awaiting, a, &data[sent..], 0).await.unwrap();
+            }
+            sent
+        });
+        assert_eq!(rest, data.len());
+        let (peer, got) = reader.join().unwrap();
+        assert!(got == data);
+
+        // Nobody reads now: SO_SNDTIMEO ends the send with what was queued.
+        let timeout = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 200_000,
+        };
+        // SAFETY: a plain `timeval` as the option's value.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                (&raw const timeout).cast::<u8>(),
+                size_of::<libc::timeval>(),
+            )
+        };
+        ctx.setsockopt(a, libc::SOL_SOCKET, libc::SO_SNDTIMEO, bytes)
+            .unwrap();
+        let start = std::time::Instant::now();
+        let sent = rt()
+            .block_on(ctx.send_in(Awaiting, a, &data[..1 << 20], 0))
+            .unwrap();
+        assert!(0 < sent && sent < 1 << 20, "{sent}");
+        assert!(
+            start.elapsed() >= Duration::from_millis(150),
+            "{:?}",
+            start.elapsed()
+        );
+        // Full now: the timeout with nothing queued is EAGAIN, as natively.
+        assert_eq!(
+            rt().block_on(ctx.send_in(Awaiting, a, &data[..1 << 20], 0)),
+            Err(libc::EAGAIN)
+        );
+        drop(peer);
     }
 
     #[test]
