@@ -3,7 +3,6 @@
 //! `native.rs` are thin adapters over the methods here.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -12,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cancel::{self, CallState, CancelHandle};
+use crate::fd_table::FdTable;
 use crate::hooks::{
     AuditArg, AuditEvent, AuditHook, AuditScalar, Call, Fault, FaultInjector, Raised, SignalCheck,
 };
@@ -80,14 +80,8 @@ pub(crate) const MAX_SOCKOPT_LEN: usize = 64 << 10;
 /// expose it through [`NativesockView`]. A guest can name only the fds this
 /// context owns; dropping the context closes every one of them.
 pub struct NativesockCtx {
-    fds: HashMap<RawFd, OwnedFd>,
-    /// Owned fds on which the guest turned on `SO_PASSCRED` or
-    /// `SO_PASSPIDFD`: an unnamed unix socket with either autobinds to an
-    /// abstract name when it connects or sends.
-    passcred: HashSet<RawFd>,
-    /// Copies of the fds the store sent with `SCM_RIGHTS` that it has not
-    /// received back.
-    parked: Parked,
+    /// The fds the store owns; dropping it closes them.
+    fds: FdTable,
     policy: Policy,
     audit_hooks: Vec<AuditHook>,
     signal_check: Option<SignalCheck>,
@@ -105,10 +99,8 @@ pub struct NativesockCtx {
 
 impl fmt::Debug for NativesockCtx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut fds: Vec<_> = self.fds.keys().collect();
-        fds.sort();
         f.debug_struct("NativesockCtx")
-            .field("fds", &fds)
+            .field("fds", &self.fds.numbers())
             .field("policy", &self.policy)
             .field("audit_hooks", &self.audit_hooks.len())
             .field("signal_check", &self.signal_check.is_some())
@@ -120,105 +112,6 @@ impl fmt::Debug for NativesockCtx {
             .field("cancelled", &self.calls.is_cancelled())
             .finish()
     }
-}
-
-impl Drop for NativesockCtx {
-    fn drop(&mut self) {
-        // Every socket the store holds, and every one in flight in the
-        // queues of the unix sockets it holds (fds it sent to itself, or
-        // that were sent to it): a socket in flight lives as long as the
-        // message carrying it, so without this a guest could leave
-        // sockets (listeners too) alive after the store, even after the
-        // host process, until the kernel's unix garbage collector ran.
-        let mut all: Vec<OwnedFd> = self.fds.drain().map(|(_, fd)| fd).collect();
-        all.extend(self.parked.drain());
-        let mut i = 0;
-        while let Some(fd) = all.get(i) {
-            let inflight = sys::drain_rights(fd.as_fd());
-            all.extend(inflight);
-            i += 1;
-        }
-        // Closing a socket whose `SO_LINGER` is on with a time blocks until
-        // the data is sent or the time is up, and the guest chose the time:
-        // the store's last closes must not hang the host, so such sockets
-        // close as by default (the kernel still sends what is queued).
-        for fd in &all {
-            sys::linger_off(fd.as_fd());
-        }
-        // The `OwnedFd`s close as `all` drops.
-    }
-}
-
-/// Copies of the fds a store sent with `SCM_RIGHTS` and has not received
-/// back, by socket identity (`st_dev`, `st_ino`), with how many sends of
-/// each are still in flight. They keep `NativesockCtx::drop` able to reach
-/// every socket in flight (to drain its queue and turn its linger off),
-/// and they count against the store's open-socket cap, so parking sockets
-/// in messages cannot get round it.
-#[derive(Default)]
-struct Parked {
-    copies: HashMap<(u64, u64), (OwnedFd, usize)>,
-}
-
-impl Parked {
-    fn len(&self) -> usize {
-        self.copies.len()
-    }
-
-    /// The fds among `passed` (owned by the store, in `fds`) that have no
-    /// copy yet, one per socket, with their identity.
-    fn to_park(&self, passed: &[RawFd], fds: &HashMap<RawFd, OwnedFd>) -> Vec<((u64, u64), RawFd)> {
-        let mut new: Vec<((u64, u64), RawFd)> = Vec::new();
-        for &n in passed {
-            let Some(key) = fds.get(&n).and_then(|fd| identity(fd.as_fd())) else {
-                continue;
-            };
-            if !self.copies.contains_key(&key) && !new.iter().any(|(k, _)| *k == key) {
-                new.push((key, n));
-            }
-        }
-        new
-    }
-
-    fn park(&mut self, key: (u64, u64), copy: OwnedFd) {
-        self.copies.entry(key).or_insert((copy, 0));
-    }
-
-    /// Counts one more send in flight for each of `passed` that has a copy.
-    fn count(&mut self, passed: &[RawFd]) {
-        for &n in passed {
-            // SAFETY: `n` is one of the store's fds (checked by `sendmsg`),
-            // open for the duration of this borrow.
-            let fd = unsafe { BorrowedFd::borrow_raw(n) };
-            if let Some(key) = identity(fd)
-                && let Some((_, sends)) = self.copies.get_mut(&key)
-            {
-                *sends += 1;
-            }
-        }
-    }
-
-    /// One send of `fd`'s socket arrived back: the last one drops the copy.
-    fn received(&mut self, fd: BorrowedFd<'_>) {
-        if let Some(key) = identity(fd)
-            && let Some((_, sends)) = self.copies.get_mut(&key)
-        {
-            *sends = sends.saturating_sub(1);
-            if *sends == 0 {
-                self.copies.remove(&key);
-            }
-        }
-    }
-
-    fn drain(&mut self) -> impl Iterator<Item = OwnedFd> + '_ {
-        self.copies.drain().map(|(_, (fd, _))| fd)
-    }
-}
-
-/// A socket's identity: its `st_dev` and `st_ino`.
-fn identity(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
-    let stat = rustix::fs::fstat(fd).ok()?;
-    Some((stat.st_dev, stat.st_ino))
 }
 
 /// Builds a [`NativesockCtx`].
@@ -616,9 +509,7 @@ impl NativesockCtxBuilder {
         assert!(!self.built, "a `NativesockCtxBuilder` builds one context");
         self.built = true;
         let mut ctx = NativesockCtx {
-            fds: HashMap::new(),
-            passcred: HashSet::new(),
-            parked: Parked::default(),
+            fds: FdTable::default(),
             policy: std::mem::take(&mut self.policy),
             audit_hooks: std::mem::take(&mut self.audit_hooks),
             signal_check: self.signal_check.take(),
@@ -720,27 +611,26 @@ impl NativesockCtx {
             sys::getsockopt(fd, libc::SOL_SOCKET, name, 4).is_ok_and(|v| v.iter().any(|&b| b != 0))
         });
         if on {
-            self.passcred.insert(n);
+            self.fds.passcred.insert(n);
         }
     }
 
     /// Whether the store owns fd `fd`.
     pub fn owns_fd(&self, fd: RawFd) -> bool {
-        self.fds.contains_key(&fd)
+        self.fds.contains(fd)
     }
 
     /// The fds the store owns, in increasing order (tests only).
     #[cfg(test)]
     pub(crate) fn owned_fds(&self) -> Vec<RawFd> {
-        let mut fds: Vec<RawFd> = self.fds.keys().copied().collect();
-        fds.sort_unstable();
-        fds
+        self.fds.numbers()
     }
 
     /// The copies of the fds the store has in flight (tests only).
     #[cfg(test)]
     pub(crate) fn parked_fds(&self) -> Vec<RawFd> {
-        self.parked
+        self.fds
+            .parked
             .copies
             .values()
             .map(|(fd, _)| fd.as_raw_fd())
@@ -750,8 +640,7 @@ impl NativesockCtx {
     /// Takes fd `fd` back from the store (the guest can no longer name it);
     /// `None` if the store does not own it.
     pub fn take_fd(&mut self, fd: RawFd) -> Option<OwnedFd> {
-        self.passcred.remove(&fd);
-        self.fds.remove(&fd)
+        self.fds.remove(fd)
     }
 
     /// Whether the policy lets the guest `use_` the IP `address`: what a
@@ -812,25 +701,13 @@ impl NativesockCtx {
     }
 
     fn insert(&mut self, fd: OwnedFd) -> RawFd {
-        let n = fd.as_raw_fd();
-        if let Some(stale) = self.fds.insert(n, fd) {
-            // The kernel handed out a number this table still holds, so the
-            // old entry was closed behind the store's back and the number
-            // now belongs to the new fd: closing the stale one would close
-            // the new socket.
-            tracing::warn!(
-                fd = n,
-                "fd was closed outside its store; forgetting the stale entry"
-            );
-            std::mem::forget(stale);
-        }
-        n
+        self.fds.insert(fd)
     }
 
     /// The fd, if this store owns it; `EBADF` otherwise, whatever the
     /// process has open under that number.
     fn fd(&self, fd: RawFd) -> Result<BorrowedFd<'_>, Errno> {
-        self.fds.get(&fd).map(|f| f.as_fd()).ok_or(libc::EBADF)
+        self.fds.get(fd)
     }
 
     /// Asks the fault injector about `call`: `Err` for an injected errno,
@@ -926,7 +803,7 @@ impl NativesockCtx {
     /// `EMFILE` unless the store may own `n` more fds (those it sent and
     /// nobody has received yet count too).
     fn check_room(&self, n: usize) -> Result<(), Errno> {
-        let held = self.fds.len() + self.parked.len();
+        let held = self.fds.held();
         if held.saturating_add(n) > self.max_open_sockets {
             let cap = u64::try_from(self.max_open_sockets).unwrap_or(u64::MAX);
             return Err(self.limited("open-sockets", cap, libc::EMFILE));
@@ -1116,7 +993,7 @@ impl NativesockCtx {
     /// kernel would autobind it to one as it connects or sends (and a
     /// socket with a name can be reached, or listen).
     fn check_autobind(&self, operation: &str, n: RawFd, fd: BorrowedFd<'_>) -> Result<(), Errno> {
-        if self.policy.abstract_unix || !self.passcred.contains(&n) {
+        if self.policy.abstract_unix || !self.fds.passcred.contains(&n) {
             return Ok(());
         }
         match sys::getsockname(fd) {
@@ -1335,7 +1212,7 @@ impl NativesockCtx {
             && matches!(name, libc::SO_PASSCRED | SO_PASSPIDFD)
             && value.iter().any(|&b| b != 0)
         {
-            self.passcred.insert(n);
+            self.fds.passcred.insert(n);
         }
         Ok(())
     }
@@ -1645,7 +1522,7 @@ impl NativesockCtx {
         for item in ancillary {
             if item.level == libc::SOL_SOCKET
                 && item.kind == libc::SCM_RIGHTS
-                && sys::scm_rights_fds(&item.data).any(|n| !self.fds.contains_key(&n))
+                && sys::scm_rights_fds(&item.data).any(|n| !self.fds.contains(n))
             {
                 return Err(libc::EBADF);
             }
@@ -1679,7 +1556,7 @@ impl NativesockCtx {
         }
         // Each fd sent is in flight until someone receives it: the store
         // keeps a copy of each (see `Parked`), which counts against its cap.
-        let parking = self.parked.to_park(&passed, &self.fds);
+        let parking = self.fds.to_park(&passed);
         self.check_room(parking.len())?;
         if let Some(address) = &address {
             self.reached(op, address);
@@ -1698,13 +1575,13 @@ impl NativesockCtx {
                 .and_then(|fd| sys::dup(fd))
                 .and_then(|c| self.admit(c));
             match copy {
-                Ok(copy) => self.parked.park(key, copy),
+                Ok(copy) => self.fds.parked.park(key, copy),
                 // Without a copy the fd is not tracked in flight; it still
                 // cannot outlive the store's peers' queues.
                 Err(errno) => tracing::debug!(errno, "failed to keep a copy of an fd in flight"),
             }
         }
-        self.parked.count(&passed);
+        self.fds.parked.count(&passed);
         Ok(sent)
     }
 
@@ -1762,11 +1639,11 @@ impl NativesockCtx {
             {
                 for n in sys::scm_rights_fds(&item.data) {
                     let fd = sys::adopt_fd(n);
-                    self.parked.received(fd.as_fd());
+                    self.fds.parked.received(fd.as_fd());
                     // Past the store's cap (or into the host's reserve) a
                     // received fd is closed at once, as the kernel drops
                     // the ones that do not fit.
-                    if self.fds.len() + self.parked.len() >= self.max_open_sockets {
+                    if self.fds.held() >= self.max_open_sockets {
                         over = true;
                         drop(fd);
                     } else if let Ok(fd) = self.admit(fd) {
@@ -1843,8 +1720,8 @@ impl NativesockCtx {
         };
         let new = self.admit(new)?;
         let new = self.insert(new);
-        if self.passcred.contains(&fd) {
-            self.passcred.insert(new);
+        if self.fds.passcred.contains(&fd) {
+            self.fds.passcred.insert(new);
         }
         Ok(new)
     }
@@ -1925,7 +1802,7 @@ impl NativesockCtx {
         // POLLNVAL, as a closed fd is, and like one it ends the wait.
         let borrowed: Vec<(Option<BorrowedFd<'_>>, i16)> = fds
             .iter()
-            .map(|&(fd, events)| (self.fds.get(&fd).map(|f| f.as_fd()), events))
+            .map(|&(fd, events)| (self.fds.get(fd).ok(), events))
             .collect();
         let invalid: Vec<bool> = fds
             .iter()

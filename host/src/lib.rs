@@ -112,6 +112,7 @@ pub mod wit;
 mod bindings;
 mod cancel;
 mod ctx;
+mod fd_table;
 #[cfg(test)]
 mod fuzz;
 mod hooks;
