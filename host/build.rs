@@ -14,11 +14,11 @@
 //! components' bytes (`include_bytes!`), included by `src/artifacts.rs`.
 
 use nativesock_build_support::{
-    TARGET, build, check_component, out_dir, read_dep_info, rerun_if_changed, target_installed,
-    watched, workspace_root, write,
+    build, check_component, out_dir, read_dep_info, require_target, rerun_if_changed, watched,
+    workspace_root, write,
 };
 
-/// The packages built for [`TARGET`] and their directories in the workspace:
+/// The packages built for wasm32-wasip2 and their directories in the workspace:
 /// the semantics component and the demo app.
 const SEMANTICS: (&str, &str) = ("nativesock-guest", "guest");
 const DEMO: (&str, &str) = ("nativesock-demo", "guest/demo");
@@ -27,12 +27,7 @@ fn main() {
     let out_dir = out_dir();
     let root = workspace_root();
 
-    if !target_installed() {
-        println!(
-            "cargo::error=the `{TARGET}` target is not installed: run `rustup toolchain install` in `{}` \
-             (its rust-toolchain.toml lists the target)",
-            root.display()
-        );
+    if !require_target(&root) {
         return;
     }
 

@@ -50,6 +50,20 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Whether [`TARGET`] is installed; when it is not, tells cargo to stop the
+/// build with an error that says how to install it.
+pub fn require_target(root: &Path) -> bool {
+    let installed = target_installed();
+    if !installed {
+        println!(
+            "cargo::error=the `{TARGET}` target is not installed: run `rustup toolchain install` in `{}` \
+             (its rust-toolchain.toml lists the target)",
+            root.display()
+        );
+    }
+    installed
+}
+
 /// Whether the toolchain that runs the build has the standard library for
 /// [`TARGET`].
 pub fn target_installed() -> bool {

@@ -64,6 +64,28 @@ fn wait(child: &mut Child, deadline: Duration) -> ExitStatus {
     }
 }
 
+/// Spawns `command` with piped output: the child, its stderr (drained on
+/// a thread) and its stdout's lines as they come.
+fn spawn_with_lines(
+    command: &mut Command,
+) -> (Child, thread::JoinHandle<String>, mpsc::Receiver<String>) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nativesock");
+    let stderr = drain(child.stderr.take().unwrap());
+    let (lines, next) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    (child, stderr, next)
+}
+
 fn nativesock(args: &[&str]) -> Output {
     let mut child = Command::new(BIN)
         .args(args)
@@ -336,28 +358,16 @@ fn an_audit_log_gets_one_json_line_per_event() {
 fn ctrl_c_interrupts_a_blocking_connect_and_exits_130() {
     // The program connects to a listener whose backlog is full: without a
     // signal that connect would hang for minutes.
-    let mut child = Command::new(BIN)
-        .args([
-            "run",
-            "--allow-connect",
-            "127.0.0.0/8",
-            "--allow-bind",
-            "127.0.0.0/8",
-            programs::CONNECT_SIGNAL_RAISES,
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nativesock");
-    let stderr = drain(child.stderr.take().unwrap());
-    let (lines, connecting) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
+    let mut command = Command::new(BIN);
+    command.args([
+        "run",
+        "--allow-connect",
+        "127.0.0.0/8",
+        "--allow-bind",
+        "127.0.0.0/8",
+        programs::CONNECT_SIGNAL_RAISES,
+    ]);
+    let (mut child, stderr, connecting) = spawn_with_lines(&mut command);
     let start = Instant::now();
     loop {
         let left = DEADLINE.saturating_sub(start.elapsed());
@@ -502,20 +512,7 @@ fn wit_writes_the_package_as_the_repository_has_it() {
 /// Returns the `(fd, name)` of every socket the program served on.
 fn serve_handed_in(mut command: Command, host: &str) -> Vec<(String, String)> {
     use std::io::Write as _;
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn nativesock");
-    let stderr = drain(child.stderr.take().unwrap());
-    let (lines, next) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
+    let (mut child, stderr, next) = spawn_with_lines(&mut command);
     let start = Instant::now();
     let mut served = Vec::new();
     loop {

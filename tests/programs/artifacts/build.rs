@@ -11,8 +11,8 @@
 use std::fmt::Write as _;
 
 use nativesock_build_support::{
-    Artifact, TARGET, build, check_component, out_dir, read_dep_info, rerun_if_changed,
-    target_installed, watched, workspace_root, write,
+    Artifact, build, check_component, out_dir, read_dep_info, require_target, rerun_if_changed,
+    watched, workspace_root, write,
 };
 
 /// The test programs' package and its directory in the workspace.
@@ -22,12 +22,7 @@ fn main() {
     let out_dir = out_dir();
     let root = workspace_root();
 
-    if !target_installed() {
-        println!(
-            "cargo::error=the `{TARGET}` target is not installed: run `rustup toolchain install` in `{}` \
-             (its rust-toolchain.toml lists the target)",
-            root.display()
-        );
+    if !require_target(&root) {
         return;
     }
 
