@@ -2,7 +2,10 @@
 //! and the fault injector, and the values they see.
 
 use std::fmt;
+use std::os::fd::RawFd;
 use std::sync::Arc;
+
+use crate::sys::SockAddr;
 
 /// A Python exception raised by a signal handler or an audit hook (mirrors
 /// the WIT `raised` record).
@@ -223,6 +226,58 @@ pub(crate) type AuditHook = Arc<dyn Fn(&AuditEvent) -> Result<(), Raised> + Send
 pub(crate) type SignalCheck = Arc<dyn Fn() -> Result<(), Raised> + Send + Sync>;
 /// The fault injector.
 pub(crate) type FaultInjector = Arc<dyn Fn(Call) -> Option<Fault> + Send + Sync>;
+
+// The arguments of the host's own events, as CPython spells them.
+
+/// An int audit argument.
+pub(crate) fn int_arg(i: i64) -> AuditArg {
+    AuditArg::Scalar(AuditScalar::Int(i))
+}
+
+/// `(fd, level, name)` as audit arguments.
+pub(crate) fn sockopt_args(fd: RawFd, level: i32, name: i32) -> Vec<AuditArg> {
+    vec![
+        int_arg(fd.into()),
+        int_arg(level.into()),
+        int_arg(name.into()),
+    ]
+}
+
+/// `(family, type, proto)` as audit arguments.
+pub(crate) fn socket_args(family: i32, socket_type: i32, proto: i32) -> Vec<AuditArg> {
+    vec![
+        int_arg(family.into()),
+        int_arg(socket_type.into()),
+        int_arg(proto.into()),
+    ]
+}
+
+/// An address as the denial event shows it: `(host, port)`,
+/// `(host, port, flowinfo, scope_id)`, a unix path as a `str` (`bytes`
+/// when abstract or not UTF-8), `None` for `AF_UNSPEC`, `(family, bytes)`
+/// otherwise.
+pub(crate) fn address_arg(address: &SockAddr) -> AuditArg {
+    use AuditScalar::{Bytes, Int, Str};
+    match address {
+        SockAddr::Unspec => AuditArg::Scalar(AuditScalar::None),
+        SockAddr::Inet(a) => AuditArg::Tuple(vec![Str(a.ip().to_string()), Int(a.port().into())]),
+        SockAddr::Inet6(a) => AuditArg::Tuple(vec![
+            Str(a.ip().to_string()),
+            Int(a.port().into()),
+            Int(a.flowinfo().into()),
+            Int(a.scope_id().into()),
+        ]),
+        SockAddr::Unix(name) => match std::str::from_utf8(name) {
+            Ok(path) if name.first().is_some_and(|&b| b != 0) => {
+                AuditArg::Scalar(Str(path.to_owned()))
+            }
+            _ => AuditArg::Scalar(Bytes(name.clone())),
+        },
+        SockAddr::Other(family, data) => {
+            AuditArg::Tuple(vec![Int((*family).into()), Bytes(data.clone())])
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

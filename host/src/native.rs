@@ -1,6 +1,6 @@
 //! `nativesock:socket/native` for wasmtime: thin adapters from the generated
 //! `Host` trait to [`NativesockCtx`](crate::NativesockCtx)'s checked
-//! operations. Conversions only; every decision is made in `ctx.rs`.
+//! operations. Conversions only; every decision is made in `ctx/`.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 

@@ -11,7 +11,7 @@
 //! left for the kernel to pick after the check.
 //!
 //! Ancillary data on a send is allowed from a short list (rights and
-//! credentials, which `ctx.rs` checks; `IP_PKTINFO`/`IPV6_PKTINFO` without
+//! credentials, which `ctx/io.rs` checks; `IP_PKTINFO`/`IPV6_PKTINFO` without
 //! an interface; TTL, TOS, hop limit, traffic class, don't-fragment, UDP
 //! GSO): the rest can route a packet past its destination (`IP_RETOPTS`
 //! source routes, `IPV6_RTHDR`, `IPV6_NEXTHOP`) or pick an interface.

@@ -14,7 +14,7 @@
 //! freed and reused). `SECURITY.md` lists them.
 //!
 //! `getsockopt` only reads the store's own socket, so it is allowed except
-//! for the never-list (and `SO_PEERPIDFD`, which `ctx.rs` handles): an
+//! for the never-list (and `SO_PEERPIDFD`, which `ctx/options.rs` handles): an
 //! option the kernel does not know stays `ENOPROTOOPT`, as natively.
 
 use crate::policy::Policy;
@@ -260,7 +260,7 @@ impl Policy {
     /// Whether the guest may set option `name` at `level`: `Ok` to ask the
     /// kernel; `EACCES` for an option the policy refuses; otherwise
     /// `ENOPROTOOPT`, the kernel's own answer for an option it does not
-    /// know (on an inet socket: `ctx.rs` gives a unix socket's).
+    /// know (on an inet socket: `ctx/options.rs` gives a unix socket's).
     pub(crate) fn may_set_option(&self, level: i32, name: i32) -> Result<(), i32> {
         if never_set(level, name) {
             return Err(libc::EACCES);

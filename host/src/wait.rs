@@ -1,7 +1,7 @@
 //! How a host call that can wait does so.
 //!
 //! Every such call (`connect`, `accept`, the sends and receives, `poll`)
-//! is written once, in `ctx.rs`, as an `async fn` that takes a [`Mode`]:
+//! is written once, in `ctx/`, as an `async fn` that takes a [`Mode`]:
 //!
 //! * [`Mode::Blocking`], for [`add_to_linker`](crate::add_to_linker): the
 //!   system call is made as the guest asked and blocks the calling thread,
