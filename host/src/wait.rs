@@ -177,6 +177,12 @@ pub(crate) async fn wait<R>(
     };
     match call(true) {
         Err(e) if e == pending && !wait.dontwait && !sys::get_nonblocking(fd)? => {}
+        // A unix `connect` to a listener whose backlog is full: the kernel
+        // sleeps on the listener's queue, which this socket gives no
+        // readiness for, so the wait is a retry on a short timer.
+        Err(libc::EAGAIN) if wait.connect && !sys::get_nonblocking(fd)? => {
+            return backlog_wait(ctx, fd, &mut woken, call).await;
+        }
         result => return result,
     }
     let interest = if wait.write {
@@ -203,6 +209,38 @@ pub(crate) async fn wait<R>(
         () = until(&deadline) => match deadline {
             Some((_, Ended::Cap)) => Err(ctx.blocking_timed_out()),
             _ => Err(pending),
+        },
+    }
+}
+
+/// Retries a unix `connect` that found the listener's backlog full every
+/// few milliseconds (doubling to 10 ms) until it is taken in or fails
+/// otherwise. `SO_SNDTIMEO` ends it with `EAGAIN`, as the kernel's
+/// `unix_stream_connect` does; the cap and a cancel as any wait.
+async fn backlog_wait<R>(
+    ctx: &NativesockCtx,
+    fd: BorrowedFd<'_>,
+    woken: &mut std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
+    mut call: impl FnMut(bool) -> Result<R, Errno>,
+) -> Result<R, Errno> {
+    let deadline = deadline(sys::socket_timeout(fd, true), ctx.blocking_cap());
+    let retry = async {
+        let mut pause = Duration::from_millis(1);
+        loop {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(10));
+            match call(true) {
+                Err(libc::EAGAIN) => {}
+                result => return result,
+            }
+        }
+    };
+    tokio::select! {
+        result = retry => result,
+        () = woken.as_mut() => Err(libc::EINTR),
+        () = until(&deadline) => match deadline {
+            Some((_, Ended::Cap)) => Err(ctx.blocking_timed_out()),
+            _ => Err(libc::EAGAIN),
         },
     }
 }
@@ -272,6 +310,76 @@ pub(crate) async fn send(
         }
     }
     Ok(sent.into_inner())
+}
+
+/// A `recv` with `MSG_WAITALL` of up to `want` bytes
+/// (`call(nonblocking, room)` receives at most `room`, or as the guest
+/// asked when `None`), ending as the blocking call ends: on a blocking
+/// stream socket the kernel waits until all `want` bytes arrived, the peer
+/// shut down, or a signal, `SO_RCVTIMEO` or an error ended the wait, and
+/// returns what it has. In [`Mode::Awaiting`] a first non-blocking receive
+/// that brings part is therefore followed by more, each awaiting data,
+/// under one deadline. `want` 0 (no `MSG_WAITALL`) is one receive.
+pub(crate) async fn recv_all(
+    mode: Mode,
+    ctx: &NativesockCtx,
+    fd: BorrowedFd<'_>,
+    wait: Wait,
+    want: usize,
+    mut call: impl FnMut(bool, Option<usize>) -> Result<Vec<u8>, Errno>,
+) -> Result<Vec<u8>, Errno> {
+    let first = self::wait(mode, ctx, fd, wait, |nonblocking| call(nonblocking, None)).await?;
+    if first.is_empty()
+        || first.len() >= want
+        || mode == Mode::Blocking
+        || wait.dontwait
+        || !on_runtime()
+        || !is_stream(fd)
+        || sys::get_nonblocking(fd)?
+    {
+        return Ok(first);
+    }
+    let deadline = deadline(sys::socket_timeout(fd, false), ctx.blocking_cap());
+    let calls = ctx.calls();
+    let mut woken = pin!(calls.woken().notified());
+    woken.as_mut().enable();
+    if calls.is_cancelled() {
+        return Ok(first);
+    }
+    // Shared by the receiving future and what follows it (`Send`).
+    let got = std::sync::Mutex::new(first);
+    let rest = async {
+        let watched = watch(fd, Interest::READABLE)?;
+        loop {
+            let room = want - got.lock().map_or(want, |g| g.len());
+            if room == 0 {
+                return Ok(());
+            }
+            let mut guard = watched.ready(Interest::READABLE).await.map_err(os_errno)?;
+            match call(true, Some(room)) {
+                Err(libc::EAGAIN) => guard.clear_ready(),
+                // The peer shut down: what arrived is the answer.
+                Ok(more) if more.is_empty() => return Ok(()),
+                Ok(more) => {
+                    if let Ok(mut got) = got.lock() {
+                        got.extend_from_slice(&more);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    tokio::select! {
+        // An error after some bytes arrived is the next call's.
+        _ = rest => {}
+        () = &mut woken => {}
+        () = until(&deadline) => {
+            if let Some((_, Ended::Cap)) = deadline {
+                let _ = ctx.blocking_timed_out();
+            }
+        }
+    }
+    Ok(got.into_inner().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// Whether `fd` is a `SOCK_STREAM` socket.
@@ -463,6 +571,71 @@ mod tests {
         drop(peer);
     }
 
+    /// `MSG_WAITALL` on a blocking stream socket waits for all of the
+    /// length, as the kernel's does; the peer's shutdown or `SO_RCVTIMEO`
+    /// end it with what arrived.
+    #[test]
+    fn msg_waitall_waits_for_the_whole_length() {
+        let mut ctx = NativesockCtx::builder().inherit_network().build();
+        let (a, b) = pair(&mut ctx);
+        let peer = ctx.take_fd(b).unwrap();
+        let writer = std::thread::spawn(move || {
+            let send = |data: &[u8]| {
+                rustix::net::send(&peer, data, rustix::net::SendFlags::empty()).unwrap();
+            };
+            send(b"abc");
+            std::thread::sleep(Duration::from_millis(100));
+            send(b"defg");
+            std::thread::sleep(Duration::from_millis(100));
+            send(b"hij");
+            // Then three bytes and the end.
+            std::thread::sleep(Duration::from_millis(100));
+            send(b"xyz");
+            rustix::net::shutdown(&peer, rustix::net::Shutdown::Write).unwrap();
+            peer
+        });
+        let got = rt()
+            .block_on(ctx.recv_in(Awaiting, a, 10, libc::MSG_WAITALL))
+            .unwrap();
+        assert_eq!(got, b"abcdefghij");
+        let got = rt()
+            .block_on(ctx.recv_in(Awaiting, a, 10, libc::MSG_WAITALL))
+            .unwrap();
+        assert_eq!(got, b"xyz", "the peer shut down after three bytes");
+        let peer = writer.join().unwrap();
+        drop(peer);
+
+        // SO_RCVTIMEO ends the wait with what arrived.
+        let (a, b) = pair(&mut ctx);
+        let timeout = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 200_000,
+        };
+        // SAFETY: a plain `timeval` as the option's value.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                (&raw const timeout).cast::<u8>(),
+                size_of::<libc::timeval>(),
+            )
+        };
+        ctx.setsockopt(a, libc::SOL_SOCKET, libc::SO_RCVTIMEO, bytes)
+            .unwrap();
+        let peer = ctx.take_fd(b).unwrap();
+        rustix::net::send(&peer, b"ab", rustix::net::SendFlags::empty()).unwrap();
+        let start = std::time::Instant::now();
+        let got = rt()
+            .block_on(ctx.recv_in(Awaiting, a, 10, libc::MSG_WAITALL))
+            .unwrap();
+        assert_eq!(got, b"ab");
+        assert!(start.elapsed() >= Duration::from_millis(150));
+        // Without MSG_WAITALL a receive returns what is there at once.
+        rustix::net::send(&peer, b"cd", rustix::net::SendFlags::empty()).unwrap();
+        assert_eq!(
+            rt().block_on(ctx.recv_in(Awaiting, a, 10, 0)).unwrap(),
+            b"cd"
+        );
+    }
+
     #[test]
     fn a_blocking_recv_awaits_and_leaves_the_socket_blocking() {
         let mut ctx = NativesockCtx::builder().inherit_network().build();
@@ -650,5 +823,65 @@ mod tests {
             rt.block_on(ctx.connect_in(Awaiting, refused, &address)),
             Err(libc::ECONNREFUSED)
         );
+    }
+
+    /// A unix `connect` to a listener whose backlog is full waits until
+    /// the listener takes a connection in, as a blocking one does, and
+    /// `SO_SNDTIMEO` ends it with `EAGAIN`.
+    #[test]
+    fn a_unix_connect_waits_for_a_full_backlog() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let address = crate::sys::SockAddr::Unix(path.as_os_str().as_encoded_bytes().to_vec());
+        let mut ctx = NativesockCtx::builder().inherit_network().build();
+        let server = ctx.socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+        ctx.bind(server, &address).unwrap();
+        ctx.listen(server, 0).unwrap();
+        // Fill the backlog: with backlog 0 one connection waits in it.
+        let filler = ctx.socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+        rt().block_on(ctx.connect_in(Awaiting, filler, &address))
+            .unwrap();
+        let listener = ctx.take_fd(server).unwrap();
+        let acceptor = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            let conn = rustix::net::accept(&listener).unwrap();
+            (listener, conn)
+        });
+        let client = ctx.socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+        let start = std::time::Instant::now();
+        assert_eq!(
+            rt().block_on(ctx.connect_in(Awaiting, client, &address)),
+            Ok(())
+        );
+        assert!(
+            start.elapsed() >= Duration::from_millis(100),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(!ctx.get_nonblocking(client).unwrap());
+        let (listener, _conn) = acceptor.join().unwrap();
+
+        // Full again, and nobody accepts: SO_SNDTIMEO ends the wait.
+        let timeout = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 200_000,
+        };
+        // SAFETY: a plain `timeval` as the option's value.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                (&raw const timeout).cast::<u8>(),
+                size_of::<libc::timeval>(),
+            )
+        };
+        let late = ctx.socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
+        ctx.setsockopt(late, libc::SOL_SOCKET, libc::SO_SNDTIMEO, bytes)
+            .unwrap();
+        let start = std::time::Instant::now();
+        assert_eq!(
+            rt().block_on(ctx.connect_in(Awaiting, late, &address)),
+            Err(libc::EAGAIN)
+        );
+        assert!(start.elapsed() >= Duration::from_millis(150));
+        drop(listener);
     }
 }

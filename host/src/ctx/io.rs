@@ -189,11 +189,31 @@ impl NativesockCtx {
         let injected = self.fault(Call::Recv)?;
         // Both system calls can wait: the length's peek and the receive.
         let this = &*self;
-        wait::wait(mode, this, fd, Wait::READ.flags(flags), |nonblocking| {
-            let flags = flags | dontwait(nonblocking);
-            let length = this.recv_len(fd, length, flags)?.min(injected);
-            sys::recv(fd, length, flags)
-        })
+        // What `MSG_WAITALL` waits for on a stream socket (not with
+        // `MSG_PEEK`, which never takes the bytes it would wait past).
+        let want = if flags & libc::MSG_WAITALL != 0 && flags & libc::MSG_PEEK == 0 {
+            usize::try_from(length)
+                .unwrap_or(usize::MAX)
+                .min(this.max_recv_bytes)
+                .min(injected)
+        } else {
+            0
+        };
+        wait::recv_all(
+            mode,
+            this,
+            fd,
+            Wait::READ.flags(flags),
+            want,
+            |nonblocking, room| {
+                let flags = flags | dontwait(nonblocking);
+                let length = match room {
+                    Some(room) => room,
+                    None => this.recv_len(fd, length, flags)?.min(injected),
+                };
+                sys::recv(fd, length, flags)
+            },
+        )
         .await
     }
 
