@@ -23,7 +23,7 @@ pub(crate) mod r#async {
     wasmtime::component::bindgen!({
         world: "host",
         path: "../wit",
-        // The calls that can wait for a socket are `async`: they await
+        // The calls that can wait are `async`: those on a socket await
         // readiness on the host's runtime (`wait.rs`). The rest are the
         // synchronous ones.
         imports: {
@@ -37,6 +37,13 @@ pub(crate) mod r#async {
             "nativesock:socket/native.recvmsg": async | tracing,
             "nativesock:socket/native.poll": async | tracing,
             "nativesock:socket/native.poll-fds": async | tracing,
+            // These block in the kernel or the C library without a socket
+            // to await: they run on tokio's blocking pool (`wait.rs`).
+            "nativesock:socket/native.close": async | tracing,
+            "nativesock:socket/native.getaddrinfo": async | tracing,
+            "nativesock:socket/native.getnameinfo": async | tracing,
+            "nativesock:socket/native.gethostbyname": async | tracing,
+            "nativesock:socket/native.gethostbyaddr": async | tracing,
             default: tracing,
         },
     });

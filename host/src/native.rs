@@ -40,8 +40,9 @@ pub fn add_to_linker<T: NativesockView + 'static>(linker: &mut Linker<T>) -> was
 /// its `SO_RCVTIMEO`/`SO_SNDTIMEO`, the store's blocking cap and its
 /// [`CancelHandle`](crate::CancelHandle) end a wait as they end a blocking
 /// call. Dropping the call's future cancels the wait and leaks nothing.
-/// `close` (which lingers only under `SO_LINGER`) and host name lookups
-/// run as in a synchronous store. The runtime must have its IO and time
+/// `close` under `SO_LINGER` and host name lookups, which block without a
+/// socket to await, run on tokio's blocking pool while the call awaits
+/// them, under the same cap and cancel. The runtime must have its IO and time
 /// drivers enabled (`enable_all`), as wasmtime-wasi's own async sockets
 /// need; called outside a runtime, the functions block as the
 /// synchronous ones do.
@@ -244,8 +245,8 @@ macro_rules! bindings_for {
             self.ctx.socketpair(family, socket_type, protocol)
         }
 
-        fn close(&mut self, fd: $wit::Fd) -> Result<(), $wit::Errno> {
-            self.ctx.close(fd)
+        $($async)? fn close(&mut self, fd: $wit::Fd) -> Result<(), $wit::Errno> {
+            $block!(self.ctx.close_in($mode, fd))
         }
 
         $($async)? fn connect(&mut self, fd: $wit::Fd, address: $wit::Sockaddr) -> Result<(), $wit::Errno> {
@@ -452,7 +453,7 @@ macro_rules! bindings_for {
             self.ctx.audit_hooked()
         }
 
-        fn getaddrinfo(
+        $($async)? fn getaddrinfo(
             &mut self,
             host: Option<String>,
             port: Option<String>,
@@ -461,31 +462,32 @@ macro_rules! bindings_for {
             protocol: i32,
             flags: i32,
         ) -> Result<Vec<$wit::Addrinfo>, $wit::GaiError> {
-            let infos = self.ctx.getaddrinfo(
+            let infos = $block!(self.ctx.getaddrinfo_in(
+                $mode,
                 host.as_deref(),
                 port.as_deref(),
                 family,
                 socket_type,
                 protocol,
                 flags,
-            )?;
+            ))?;
             Ok(infos.into_iter().map(Into::into).collect())
         }
 
-        fn getnameinfo(
+        $($async)? fn getnameinfo(
             &mut self,
             address: $wit::Sockaddr,
             flags: i32,
         ) -> Result<(String, String), $wit::GaiError> {
-            Ok(self.ctx.getnameinfo(&address.into(), flags)?)
+            Ok($block!(self.ctx.getnameinfo_in($mode, &address.into(), flags))?)
         }
 
-        fn gethostbyname(&mut self, name: String) -> Result<$wit::Hostent, $wit::HostError> {
-            Ok(self.ctx.gethostbyname(&name)?.into())
+        $($async)? fn gethostbyname(&mut self, name: String) -> Result<$wit::Hostent, $wit::HostError> {
+            Ok($block!(self.ctx.gethostbyname_in($mode, &name))?.into())
         }
 
-        fn gethostbyaddr(&mut self, address: $wit::Sockaddr) -> Result<$wit::Hostent, $wit::HostError> {
-            Ok(self.ctx.gethostbyaddr(&address.into())?.into())
+        $($async)? fn gethostbyaddr(&mut self, address: $wit::Sockaddr) -> Result<$wit::Hostent, $wit::HostError> {
+            Ok($block!(self.ctx.gethostbyaddr_in($mode, &address.into()))?.into())
         }
 
         fn getservbyname(&mut self, name: String, proto: Option<String>) -> Option<u16> {

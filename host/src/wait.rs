@@ -86,12 +86,30 @@ pub(crate) enum Mode {
 }
 
 /// Runs a [`Mode::Blocking`] call's future, which is ready when first polled.
-pub(crate) fn now<R>(future: impl Future<Output = Result<R, Errno>>) -> Result<R, Errno> {
+pub(crate) fn now<T: Failed>(future: impl Future<Output = T>) -> T {
     match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(result) => result,
         // Unreachable: a blocking call never awaits. Should it, the guest
-        // gets an errno, not a hang.
-        Poll::Pending => Err(libc::EIO),
+        // gets an error (`EIO`), not a hang.
+        Poll::Pending => T::io_error(),
+    }
+}
+
+/// A call's result that can say `EIO` (for [`now`]).
+pub(crate) trait Failed {
+    /// The call failed with `EIO`.
+    fn io_error() -> Self;
+}
+
+impl<R> Failed for Result<R, Errno> {
+    fn io_error() -> Self {
+        Err(libc::EIO)
+    }
+}
+
+impl<R> Failed for Result<R, sys::LookupError> {
+    fn io_error() -> Self {
+        Err(sys::LookupError::system(libc::EIO))
     }
 }
 
@@ -120,7 +138,7 @@ fn os_errno(e: std::io::Error) -> Errno {
 
 /// Whether the call runs on a tokio runtime. Outside one, calls in
 /// [`Mode::Awaiting`] block as [`Mode::Blocking`] ones do.
-fn on_runtime() -> bool {
+pub(crate) fn on_runtime() -> bool {
     tokio::runtime::Handle::try_current().is_ok()
 }
 
@@ -242,6 +260,33 @@ async fn backlog_wait<R>(
             Some((_, Ended::Cap)) => Err(ctx.blocking_timed_out()),
             _ => Err(libc::EAGAIN),
         },
+    }
+}
+
+/// Runs `call`, which blocks without a socket to await (a host name
+/// lookup in the C library), on tokio's blocking pool, and awaits it: the
+/// store's cap ends the wait with `ETIMEDOUT` (and the limit event), a
+/// cancel with `EINTR`, each made into the call's error by `errno`; the
+/// call then finishes on its thread and its answer is dropped. The pool
+/// bounds the threads (tokio's `max_blocking_threads`) and queues past
+/// them.
+pub(crate) async fn off_thread<R: Send + 'static, E: Send + 'static>(
+    ctx: &NativesockCtx,
+    call: impl FnOnce() -> Result<R, E> + Send + 'static,
+    errno: fn(Errno) -> E,
+) -> Result<R, E> {
+    let calls = ctx.calls();
+    let mut woken = pin!(calls.woken().notified());
+    woken.as_mut().enable();
+    if calls.is_cancelled() {
+        return Err(errno(libc::EINTR));
+    }
+    let deadline = deadline(None, ctx.blocking_cap());
+    let task = tokio::task::spawn_blocking(call);
+    tokio::select! {
+        joined = task => joined.unwrap_or_else(|_| Err(errno(libc::EAGAIN))),
+        () = &mut woken => Err(errno(libc::EINTR)),
+        () = until(&deadline) => Err(errno(ctx.blocking_timed_out())),
     }
 }
 
@@ -497,6 +542,8 @@ mod tests {
 
     use super::Mode::Awaiting;
     use crate::NativesockCtx;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::Ordering::Relaxed;
 
     fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
@@ -883,5 +930,127 @@ mod tests {
         );
         assert!(start.elapsed() >= Duration::from_millis(150));
         drop(listener);
+    }
+
+    /// A lookup in an awaiting store runs off the runtime's thread: other
+    /// tasks go on meanwhile, and the cap and a cancel end the wait.
+    #[test]
+    fn lookups_run_off_the_runtime_and_end_on_the_cap_or_a_cancel() {
+        let slow = || {
+            std::thread::sleep(Duration::from_millis(300));
+            Ok::<u8, i32>(7)
+        };
+        let ctx = NativesockCtx::builder().build();
+        let (answer, ticks) = rt().block_on(async {
+            // Ticks every 10 ms; counted when the call returns.
+            let ticks = std::sync::Arc::new(AtomicUsize::new(0));
+            let counter = ticks.clone();
+            let ticker = tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    counter.fetch_add(1, Relaxed);
+                }
+            });
+            let answer = ctx.lookup_in(Awaiting, slow, |e| e).await;
+            ticker.abort();
+            (answer, ticks.load(Relaxed))
+        });
+        assert_eq!(answer, Ok(7));
+        // 300 ms: about 30 ticks, none if the lookup held the thread.
+        assert!(ticks >= 10, "the runtime ran on during the lookup: {ticks}");
+
+        let ctx = NativesockCtx::builder()
+            .max_blocking_time(Some(Duration::from_millis(50)))
+            .build();
+        // (Timed inside the runtime: dropping it waits for its blocking pool.)
+        let (got, took) = rt().block_on(async {
+            let start = std::time::Instant::now();
+            let got = ctx.lookup_in(Awaiting, slow, |e| e).await;
+            (got, start.elapsed())
+        });
+        assert_eq!(got, Err(libc::ETIMEDOUT));
+        assert!(took < Duration::from_millis(250), "{took:?}");
+
+        let mut builder = NativesockCtx::builder();
+        let cancel = builder.cancel_handle();
+        let ctx = builder.build();
+        let (got, took) = rt().block_on(async {
+            let start = std::time::Instant::now();
+            let canceller = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                cancel.cancel();
+            });
+            let got = ctx.lookup_in(Awaiting, slow, |e| e).await;
+            canceller.await.unwrap();
+            (got, start.elapsed())
+        });
+        assert_eq!(got, Err(libc::EINTR));
+        assert!(took < Duration::from_millis(250), "{took:?}");
+    }
+
+    /// A close that lingers (`SO_LINGER` with a time, data unsent) runs off
+    /// the runtime's thread, and the cap ends its wait as it ends a
+    /// blocking one's.
+    #[test]
+    fn a_lingering_close_runs_off_the_runtime_under_the_cap() {
+        let mut ctx = NativesockCtx::builder()
+            .inherit_network()
+            .max_blocking_time(Some(Duration::from_millis(200)))
+            .build();
+        let rt = rt();
+        let server = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        let any = crate::sys::SockAddr::Inet("127.0.0.1:0".parse().unwrap());
+        ctx.bind(server, &any).unwrap();
+        ctx.listen(server, 1).unwrap();
+        let address = ctx.getsockname(server).unwrap();
+        let client = ctx.socket(libc::AF_INET, libc::SOCK_STREAM, 0).unwrap();
+        rt.block_on(ctx.connect_in(Awaiting, client, &address))
+            .unwrap();
+        let (_conn, _) = rt.block_on(ctx.accept_in(Awaiting, server, 0)).unwrap();
+        // Fill the send buffer (nobody reads), then linger for 10 s.
+        ctx.set_nonblocking(client, true).unwrap();
+        let data = vec![0u8; 1 << 16];
+        while rt.block_on(ctx.send_in(Awaiting, client, &data, 0)).is_ok() {}
+        ctx.set_nonblocking(client, false).unwrap();
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 10,
+        };
+        // SAFETY: a plain `linger` as the option's value.
+        let bytes = unsafe {
+            std::slice::from_raw_parts((&raw const linger).cast::<u8>(), size_of::<libc::linger>())
+        };
+        ctx.setsockopt(client, libc::SOL_SOCKET, libc::SO_LINGER, bytes)
+            .unwrap();
+        let start = std::time::Instant::now();
+        let (closed, ticks) = rt.block_on(async {
+            // Ticks every 10 ms; counted when the call returns.
+            let ticks = std::sync::Arc::new(AtomicUsize::new(0));
+            let counter = ticks.clone();
+            let ticker = tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    counter.fetch_add(1, Relaxed);
+                }
+            });
+            let closed = ctx.close_in(Awaiting, client).await;
+            ticker.abort();
+            (closed, ticks.load(Relaxed))
+        });
+        // The cap interrupts the linger as it interrupts a blocking close:
+        // the kernel then closes without waiting (and reports success, or
+        // the timeout the cap makes of an `EINTR`).
+        let took = start.elapsed();
+        assert!(
+            matches!(closed, Ok(()) | Err(libc::ETIMEDOUT)),
+            "{closed:?} after {took:?}"
+        );
+        assert!(
+            (Duration::from_millis(150)..Duration::from_secs(5)).contains(&took),
+            "{took:?}"
+        );
+        // 200 ms: about 20 ticks, none if the close held the thread.
+        assert!(ticks >= 8, "the runtime ran on during the close: {ticks}");
+        assert!(!ctx.owns_fd(client));
     }
 }

@@ -46,10 +46,36 @@ impl NativesockCtx {
         Ok((self.insert(a), self.insert(b)))
     }
 
+    /// The call as a blocking store makes it (tests).
+    #[cfg(test)]
     pub(crate) fn close(&mut self, fd: RawFd) -> Result<(), Errno> {
+        wait::now(self.close_in(Mode::Blocking, fd))
+    }
+
+    /// `close`. Only `SO_LINGER` with a time makes it wait (for the data
+    /// to be sent), whether or not the socket is non-blocking; an awaiting
+    /// store then closes on tokio's blocking pool while the call awaits,
+    /// and the cap and a cancel reach that thread as they reach a blocking
+    /// call.
+    pub(crate) async fn close_in(&mut self, mode: Mode, fd: RawFd) -> Result<(), Errno> {
         let owned = self.take_fd(fd).ok_or(libc::EBADF)?;
         // The fd leaves the store whatever happens; an injected fault still closes it.
         self.fault(Call::Close)?;
+        if mode == Mode::Awaiting && wait::on_runtime() && sys::lingers(owned.as_fd()) {
+            let (calls, cap) = (self.calls.clone(), self.max_blocking_time);
+            let closed = tokio::task::spawn_blocking(move || {
+                cancel::blocking(&calls, cap, true, || sys::close(owned))
+            })
+            .await
+            .unwrap_or(Err(libc::EIO));
+            return match (closed, cap) {
+                (Err(libc::ETIMEDOUT), Some(cap)) => {
+                    let ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
+                    Err(self.limited("blocking-ms", ms, libc::ETIMEDOUT))
+                }
+                (closed, _) => closed,
+            };
+        }
         // Even a cancelled store closes: only the wait (`SO_LINGER`) is cut short.
         self.blocking(true, || sys::close(owned))
     }

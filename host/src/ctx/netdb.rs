@@ -4,8 +4,63 @@
 use super::*;
 
 impl NativesockCtx {
-    /// `gethostbyname_r`: a numeric IPv4 address needs no grant.
+    /// A lookup as a blocking store runs it (tests).
+    #[cfg(test)]
+    pub(crate) fn lookup<R: Send + 'static, E: Send + 'static>(
+        &self,
+        call: impl FnOnce() -> Result<R, E> + Send + 'static,
+        errno: fn(Errno) -> E,
+    ) -> Result<R, E>
+    where
+        Result<R, E>: wait::Failed,
+    {
+        wait::now(self.lookup_in(Mode::Blocking, call, errno))
+    }
+
+    /// The call as a blocking store makes it (tests).
+    #[cfg(test)]
     pub(crate) fn gethostbyname(&mut self, name: &str) -> Result<sys::HostEnt, sys::HostError> {
+        wait::now(self.gethostbyname_in(Mode::Blocking, name))
+    }
+
+    /// The call as a blocking store makes it (tests).
+    #[cfg(test)]
+    pub(crate) fn getaddrinfo(
+        &mut self,
+        host: Option<&str>,
+        port: Option<&str>,
+        family: i32,
+        socket_type: i32,
+        proto: i32,
+        flags: i32,
+    ) -> Result<Vec<AddrInfo>, GaiError> {
+        wait::now(self.getaddrinfo_in(
+            Mode::Blocking,
+            host,
+            port,
+            family,
+            socket_type,
+            proto,
+            flags,
+        ))
+    }
+
+    /// The call as a blocking store makes it (tests).
+    #[cfg(test)]
+    pub(crate) fn getnameinfo(
+        &mut self,
+        address: &SockAddr,
+        flags: i32,
+    ) -> Result<(String, String), GaiError> {
+        wait::now(self.getnameinfo_in(Mode::Blocking, address, flags))
+    }
+
+    /// `gethostbyname_r`: a numeric IPv4 address needs no grant.
+    pub(crate) async fn gethostbyname_in(
+        &mut self,
+        mode: Mode,
+        name: &str,
+    ) -> Result<sys::HostEnt, sys::HostError> {
         if !self.policy.name_lookup && name.parse::<std::net::Ipv4Addr>().is_err() {
             let name = AuditArg::Scalar(AuditScalar::Str(name.to_owned()));
             return Err(sys::HostError::errno(
@@ -17,12 +72,18 @@ impl NativesockCtx {
             return sys::gethostbyname(name);
         }
         let name = name.to_owned();
-        self.lookup(move || sys::gethostbyname(&name), sys::HostError::errno)
+        self.lookup_in(
+            mode,
+            move || sys::gethostbyname(&name),
+            sys::HostError::errno,
+        )
+        .await
     }
 
     /// `gethostbyaddr_r`: a reverse lookup always needs the grant.
-    pub(crate) fn gethostbyaddr(
+    pub(crate) async fn gethostbyaddr_in(
         &mut self,
+        mode: Mode,
         address: &SockAddr,
     ) -> Result<sys::HostEnt, sys::HostError> {
         if !self.policy.name_lookup {
@@ -31,7 +92,12 @@ impl NativesockCtx {
             ));
         }
         let address = address.clone();
-        self.lookup(move || sys::gethostbyaddr(&address), sys::HostError::errno)
+        self.lookup_in(
+            mode,
+            move || sys::gethostbyaddr(&address),
+            sys::HostError::errno,
+        )
+        .await
     }
 
     /// `getservbyname_r`: the local services database, no grant needed.
@@ -44,8 +110,13 @@ impl NativesockCtx {
         sys::getservbyport(port, proto)
     }
 
-    pub(crate) fn getaddrinfo(
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "getaddrinfo's own arguments, and the mode"
+    )]
+    pub(crate) async fn getaddrinfo_in(
         &mut self,
+        mode: Mode,
         host: Option<&str>,
         port: Option<&str>,
         family: i32,
@@ -75,7 +146,8 @@ impl NativesockCtx {
             return sys::getaddrinfo(host, port, family, socket_type, proto, flags);
         }
         let (host, port) = (host.map(str::to_owned), port.map(str::to_owned));
-        self.lookup(
+        self.lookup_in(
+            mode,
             move || {
                 sys::getaddrinfo(
                     host.as_deref(),
@@ -88,10 +160,12 @@ impl NativesockCtx {
             },
             GaiError::system,
         )
+        .await
     }
 
-    pub(crate) fn getnameinfo(
+    pub(crate) async fn getnameinfo_in(
         &mut self,
+        mode: Mode,
         address: &SockAddr,
         flags: i32,
     ) -> Result<(String, String), GaiError> {
@@ -106,7 +180,12 @@ impl NativesockCtx {
             return sys::getnameinfo(address, flags);
         }
         let address = address.clone();
-        self.lookup(move || sys::getnameinfo(&address, flags), GaiError::system)
+        self.lookup_in(
+            mode,
+            move || sys::getnameinfo(&address, flags),
+            GaiError::system,
+        )
+        .await
     }
 
     /// Runs a host name lookup so that the store's blocking time cap and
@@ -118,12 +197,20 @@ impl NativesockCtx {
     /// made into the lookup's error by `errno`, and the lookup ends on its
     /// own, its answer dropped. At most [`MAX_LOOKUP_THREADS`] such
     /// threads run in the process at once; past that, `EAGAIN`.
-    pub(crate) fn lookup<R: Send + 'static, E: Send + 'static>(
+    ///
+    /// In an awaiting store ([`Mode::Awaiting`] on a tokio runtime) the
+    /// lookup runs on tokio's blocking pool while the call awaits it, under
+    /// the same cap and cancel (`wait::off_thread`).
+    pub(crate) async fn lookup_in<R: Send + 'static, E: Send + 'static>(
         &self,
+        mode: Mode,
         call: impl FnOnce() -> Result<R, E> + Send + 'static,
         errno: fn(Errno) -> E,
     ) -> Result<R, E> {
         use std::sync::atomic::{AtomicUsize, Ordering};
+        if mode == Mode::Awaiting && wait::on_runtime() {
+            return wait::off_thread(self, call, errno).await;
+        }
         static RUNNING: AtomicUsize = AtomicUsize::new(0);
         if !self.calls.is_armed() && self.max_blocking_time.is_none() {
             return call();

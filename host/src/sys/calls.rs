@@ -330,15 +330,22 @@ pub(crate) fn nofile_limit() -> u64 {
 /// Turns `SO_LINGER` off on a socket where it is on with a time, so that
 /// closing it cannot block.
 pub(crate) fn linger_off(fd: BorrowedFd<'_>) {
+    if lingers(fd) {
+        let len = mem::size_of::<libc::linger>();
+        let _ = setsockopt(fd, libc::SOL_SOCKET, libc::SO_LINGER, &vec![0; len]);
+    }
+}
+
+/// Whether closing `fd` waits: `SO_LINGER` on with a time.
+pub(crate) fn lingers(fd: BorrowedFd<'_>) -> bool {
     let len = mem::size_of::<libc::linger>();
-    if let Ok(raw) = getsockopt(fd, libc::SOL_SOCKET, libc::SO_LINGER, len)
-        && raw.len() == len
-    {
-        let onoff = i32::from_ne_bytes(raw[..4].try_into().unwrap_or_default());
-        let secs = i32::from_ne_bytes(raw[4..8].try_into().unwrap_or_default());
-        if onoff != 0 && secs != 0 {
-            let _ = setsockopt(fd, libc::SOL_SOCKET, libc::SO_LINGER, &vec![0; len]);
+    match getsockopt(fd, libc::SOL_SOCKET, libc::SO_LINGER, len) {
+        Ok(raw) if raw.len() == len => {
+            let onoff = i32::from_ne_bytes(raw[..4].try_into().unwrap_or_default());
+            let secs = i32::from_ne_bytes(raw[4..8].try_into().unwrap_or_default());
+            onoff != 0 && secs != 0
         }
+        _ => false,
     }
 }
 
