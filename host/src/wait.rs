@@ -618,6 +618,30 @@ mod tests {
         drop(peer);
     }
 
+    /// A blocking stream `sendmsg` queues all of its buffers, in order.
+    #[test]
+    fn a_blocking_stream_sendmsg_queues_every_buffer() {
+        use std::io::Read as _;
+        let mut ctx = NativesockCtx::builder().inherit_network().build();
+        let (a, b) = pair(&mut ctx);
+        let first: Vec<u8> = (0..400 << 10).map(|i| (i % 251) as u8).collect();
+        let second: Vec<u8> = (0..400 << 10).map(|i| (i % 241) as u8).collect();
+        let peer = std::os::unix::net::UnixStream::from(ctx.take_fd(b).unwrap());
+        let reader = std::thread::spawn(move || {
+            let mut peer = peer;
+            let mut got = vec![0; 800 << 10];
+            std::thread::sleep(Duration::from_millis(50));
+            peer.read_exact(&mut got).unwrap();
+            got
+        });
+        let sent = rt()
+            .block_on(ctx.sendmsg_in(Awaiting, a, &[&first, &second], &[], 0, None))
+            .unwrap();
+        assert_eq!(sent, 800 << 10);
+        let got = reader.join().unwrap();
+        assert!(got[..400 << 10] == first[..] && got[400 << 10..] == second[..]);
+    }
+
     /// `MSG_WAITALL` on a blocking stream socket waits for all of the
     /// length, as the kernel's does; the peer's shutdown or `SO_RCVTIMEO`
     /// end it with what arrived.

@@ -350,9 +350,23 @@ impl NativesockCtx {
             Some(o) => Some(&o.address),
             None => address.as_deref(),
         };
-        let sent = wait::wait(mode, self, fd, Wait::WRITE.flags(flags), |nonblocking| {
-            sys::sendmsg(fd, buffers, &pass, flags | dontwait(nonblocking), target)
-        })
+        // A blocking stream socket takes all of it (`wait::send`); the
+        // ancillary data goes with the first part, as the kernel sends it.
+        let sent = wait::send(
+            mode,
+            self,
+            fd,
+            Wait::WRITE.flags(flags),
+            total,
+            |nonblocking, from| {
+                let flags = flags | dontwait(nonblocking);
+                if from == 0 {
+                    sys::sendmsg(fd, buffers, &pass, flags, target)
+                } else {
+                    sys::sendmsg(fd, &unsent(buffers, from), &[], flags, target)
+                }
+            },
+        )
         .await?;
         for (key, n) in parking {
             let copy = self
@@ -572,4 +586,18 @@ fn own_credentials(data: &[u8]) -> bool {
     // SAFETY: these calls have no preconditions.
     let (pid, uid, gid) = unsafe { (libc::getpid() as u32, libc::getuid(), libc::getgid()) };
     field(0) == Some(pid) && field(1) == Some(uid) && field(2) == Some(gid)
+}
+
+/// What is left of `buffers` once their first `sent` bytes went.
+fn unsent<'b>(buffers: &[&'b [u8]], mut sent: usize) -> Vec<&'b [u8]> {
+    let mut rest = Vec::with_capacity(buffers.len());
+    for &buffer in buffers {
+        if sent >= buffer.len() {
+            sent -= buffer.len();
+        } else {
+            rest.push(&buffer[sent..]);
+            sent = 0;
+        }
+    }
+    rest
 }
