@@ -20,7 +20,9 @@
 //!   must never see a connection or a datagram.
 //!
 //! Blocking calls are cut short by a 10 ms blocking time cap, which the
-//! run exercises too.
+//! run exercises too. Each batch runs the calls that can wait in one of
+//! the two modes, by its seed: blocking (`add_to_linker`'s) or awaited on
+//! a current-thread tokio runtime (`add_to_linker_async`'s).
 //!
 //! The process's fd count is only meaningful when nothing else runs, so
 //! the test [`native_call_sequences`] runs [`native_call_sequences_child`]
@@ -51,10 +53,12 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
+use tokio::runtime::Runtime;
 
 use crate::hooks::{Call, Fault};
 use crate::policy::AddressUse;
 use crate::sys::SockAddr;
+use crate::wait::Mode;
 use crate::{AddressRule, NativesockCtx};
 
 /// The bytes guests send are `0..SENT_ALPHABET`.
@@ -825,19 +829,38 @@ fn ok<T, E>(r: Result<T, E>) -> bool {
 }
 
 /// Makes one call; the results themselves may be anything but a panic.
-fn call(world: &World, ctx: &mut NativesockCtx, c: &NativeCall) -> bool {
+fn call(world: &World, ctx: &mut NativesockCtx, c: &NativeCall, rt: Option<&Runtime>) -> bool {
     use NativeCall as C;
+    // A call that can wait, in the batch's mode: blocking, or awaited on
+    // a current-thread runtime (`add_to_linker_async`'s path).
+    macro_rules! wait {
+        ($ctx:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
+            match rt {
+                None => crate::wait::now($ctx.$method(Mode::Blocking, $($arg),*)),
+                Some(rt) => rt.block_on($ctx.$method(Mode::Awaiting, $($arg),*)),
+            }
+        };
+    }
     // Every byte a guest sends is below `SENT_ALPHABET`: a peer that reads
     // another byte got something the guest never sent (host memory).
     let data = |n: usize| -> Vec<u8> { (0..n).map(|i| (i % SENT_ALPHABET) as u8).collect() };
     match c {
         C::Socket(f, t, p) => ok(ctx.socket(*f, *t, *p)),
         C::Socketpair(f, t, p) => ok(ctx.socketpair(*f, *t, *p)),
-        C::Close(fd) => ok(ctx.close(world.fd(ctx, fd))),
-        C::Connect(fd, a) => ok(ctx.connect(world.fd(ctx, fd), &world.addr(a))),
+        C::Close(fd) => {
+            let fd = world.fd(ctx, fd);
+            ok(wait!(ctx.close_in(fd)))
+        }
+        C::Connect(fd, a) => {
+            let (fd, a) = (world.fd(ctx, fd), world.addr(a));
+            ok(wait!(ctx.connect_in(fd, &a)))
+        }
         C::Bind(fd, a) => ok(ctx.bind(world.fd(ctx, fd), &world.addr(a))),
         C::Listen(fd, b) => ok(ctx.listen(world.fd(ctx, fd), *b)),
-        C::Accept(fd, fl) => ok(ctx.accept(world.fd(ctx, fd), *fl)),
+        C::Accept(fd, fl) => {
+            let fd = world.fd(ctx, fd);
+            ok(wait!(ctx.accept_in(fd, *fl)))
+        }
         C::Getsockname(fd) => ok(ctx.getsockname(world.fd(ctx, fd))),
         C::Getpeername(fd) => ok(ctx.getpeername(world.fd(ctx, fd))),
         C::Getsockopt(fd, l, n, len) => ok(ctx.getsockopt(world.fd(ctx, fd), *l, *n, *len)),
@@ -845,9 +868,13 @@ fn call(world: &World, ctx: &mut NativesockCtx, c: &NativeCall) -> bool {
         C::SetsockoptNull(fd, l, n, len) => {
             ok(ctx.setsockopt_null(world.fd(ctx, fd), *l, *n, *len))
         }
-        C::Send(fd, n, fl) => ok(ctx.send(world.fd(ctx, fd), &data(*n), *fl)),
+        C::Send(fd, n, fl) => {
+            let fd = world.fd(ctx, fd);
+            ok(wait!(ctx.send_in(fd, &data(*n), *fl)))
+        }
         C::Sendto(fd, n, fl, a) => {
-            ok(ctx.sendto(world.fd(ctx, fd), &data(*n), *fl, &world.addr(a)))
+            let (fd, a) = (world.fd(ctx, fd), world.addr(a));
+            ok(wait!(ctx.sendto_in(fd, &data(*n), *fl, &a)))
         }
         C::Sendmsg(fd, sizes, rights, creds, extra, fl, a) => {
             let buffers: Vec<Vec<u8>> = sizes.iter().map(|&n| data(n)).collect();
@@ -884,11 +911,26 @@ fn call(world: &World, ctx: &mut NativesockCtx, c: &NativeCall) -> bool {
             let address = a.as_ref().map(|a| world.addr(a));
             let fd = world.fd(ctx, fd);
             let buffers: Vec<&[u8]> = buffers.iter().map(Vec::as_slice).collect();
-            ok(ctx.sendmsg(fd, &buffers, &ancillary, *fl, address.as_ref()))
+            ok(wait!(ctx.sendmsg_in(
+                fd,
+                &buffers,
+                &ancillary,
+                *fl,
+                address.as_ref()
+            )))
         }
-        C::Recvmsg(fd, n, anc, fl) => ok(ctx.recvmsg(world.fd(ctx, fd), *n, *anc, *fl)),
-        C::Recv(fd, n, fl) => ok(ctx.recv(world.fd(ctx, fd), *n, *fl)),
-        C::Recvfrom(fd, n, fl) => ok(ctx.recvfrom(world.fd(ctx, fd), *n, *fl)),
+        C::Recvmsg(fd, n, anc, fl) => {
+            let fd = world.fd(ctx, fd);
+            ok(wait!(ctx.recvmsg_in(fd, *n, *anc, *fl)))
+        }
+        C::Recv(fd, n, fl) => {
+            let fd = world.fd(ctx, fd);
+            ok(wait!(ctx.recv_in(fd, *n, *fl)))
+        }
+        C::Recvfrom(fd, n, fl) => {
+            let fd = world.fd(ctx, fd);
+            ok(wait!(ctx.recvfrom_in(fd, *n, *fl)))
+        }
         C::Shutdown(fd, how) => ok(ctx.shutdown(world.fd(ctx, fd), *how)),
         C::Dup(fd) => ok(ctx.dup(world.fd(ctx, fd))),
         C::GetCloexec(fd) => ok(ctx.get_cloexec(world.fd(ctx, fd))),
@@ -896,15 +938,26 @@ fn call(world: &World, ctx: &mut NativesockCtx, c: &NativeCall) -> bool {
         C::GetNonblocking(fd) => ok(ctx.get_nonblocking(world.fd(ctx, fd))),
         C::SetNonblocking(fd, b) => ok(ctx.set_nonblocking(world.fd(ctx, fd), *b)),
         // Short waits only: the blocking cap covers longer ones anyway.
-        C::Poll(fd, e, t) => ok(ctx.poll(world.fd(ctx, fd), *e, (*t).clamp(-1, 5))),
+        C::Poll(fd, e, t) => {
+            let fd = world.fd(ctx, fd);
+            ok(wait!(ctx.poll_in(fd, *e, (*t).clamp(-1, 5))))
+        }
         C::PollFds(fds, t) => {
             let fds: Vec<(RawFd, i16)> = fds.iter().map(|(f, e)| (world.fd(ctx, f), *e)).collect();
-            ok(ctx.poll_fds(&fds, (*t).clamp(-1, 5)))
+            ok(wait!(ctx.poll_fds_in(&fds, (*t).clamp(-1, 5))))
         }
-        C::Getaddrinfo(h, p, f, t, fl) => {
-            ok(ctx.getaddrinfo(h.as_deref(), p.as_deref(), *f, *t, 0, *fl))
+        C::Getaddrinfo(h, p, f, t, fl) => ok(wait!(ctx.getaddrinfo_in(
+            h.as_deref(),
+            p.as_deref(),
+            *f,
+            *t,
+            0,
+            *fl
+        ))),
+        C::Getnameinfo(a, fl) => {
+            let a = world.addr(a);
+            ok(wait!(ctx.getnameinfo_in(&a, *fl)))
         }
-        C::Getnameinfo(a, fl) => ok(ctx.getnameinfo(&world.addr(a), *fl)),
         C::Cancel => {
             ctx.cancel_handle().cancel();
             true
@@ -922,8 +975,13 @@ fn call(world: &World, ctx: &mut NativesockCtx, c: &NativeCall) -> bool {
 static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static SUCCEEDED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn run_case(world: &World, baseline: &BTreeSet<RawFd>, case: &Case) -> Result<(), TestCaseError> {
-    let result = run_case_inner(world, baseline, case);
+fn run_case(
+    world: &World,
+    baseline: &BTreeSet<RawFd>,
+    case: &Case,
+    rt: Option<&Runtime>,
+) -> Result<(), TestCaseError> {
+    let result = run_case_inner(world, baseline, case, rt);
     // A failing case may have leaked fds: close them, so that the cases
     // proptest runs while shrinking start from the same process.
     for fd in open_fds().difference(baseline) {
@@ -937,13 +995,14 @@ fn run_case_inner(
     world: &World,
     baseline: &BTreeSet<RawFd>,
     case: &Case,
+    rt: Option<&Runtime>,
 ) -> Result<(), TestCaseError> {
     world.drain();
     let mut ctx = world.ctx(case);
     // Every socket the store held at some point, by inode.
     let mut held = BTreeSet::new();
     for (i, c) in case.calls.iter().enumerate() {
-        let succeeded = call(world, &mut ctx, c);
+        let succeeded = call(world, &mut ctx, c, rt);
         for fd in ctx.owned_fds().into_iter().chain(ctx.parked_fds()) {
             if let Some((_, ino, _, _)) = ident(fd) {
                 held.insert(ino);
@@ -1052,7 +1111,20 @@ fn parse_seed(hex: &str) -> [u8; 32] {
 }
 
 /// Runs one batch of `cases` cases from `seed`; the number run.
-fn batch(world: &World, baseline: &BTreeSet<RawFd>, seed: [u8; 32], cases: u32) -> u32 {
+/// The batch's mode, from its seed (so that a replay runs it the same):
+/// odd first byte, the awaiting mode on `rt`.
+fn mode_of<'r>(seed: &[u8; 32], rt: &'r Runtime) -> Option<&'r Runtime> {
+    (seed[0] & 1 == 1).then_some(rt)
+}
+
+fn batch(
+    world: &World,
+    baseline: &BTreeSet<RawFd>,
+    seed: [u8; 32],
+    cases: u32,
+    rt: &Runtime,
+) -> u32 {
+    let rt = mode_of(&seed, rt);
     let config = Config {
         cases,
         failure_persistence: None,
@@ -1065,7 +1137,7 @@ fn batch(world: &World, baseline: &BTreeSet<RawFd>, seed: [u8; 32], cases: u32) 
     let ran = std::cell::Cell::new(0u32);
     let result = runner.run(&case(), |case| {
         ran.set(ran.get() + 1);
-        run_case(world, baseline, &case)
+        run_case(world, baseline, &case, rt)
     });
     if let Err(e) = result {
         panic!(
@@ -1083,13 +1155,19 @@ fn native_call_sequences_child() {
     let cwd = tempfile::tempdir().unwrap();
     std::env::set_current_dir(cwd.path()).unwrap();
     let world = World::new();
+    // The awaiting mode's runtime, made before the baseline: its own fds
+    // (epoll, eventfd) are the process's, not a store's.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let baseline = open_fds();
     let cases = env("NATIVESOCK_FUZZ_CASES").unwrap_or(DEFAULT_CASES);
     let start = Instant::now();
     let mut total = 0u64;
     let mut batches = 0u64;
     if let Ok(hex) = std::env::var("NATIVESOCK_FUZZ_SEED") {
-        total += u64::from(batch(&world, &baseline, parse_seed(&hex), cases));
+        total += u64::from(batch(&world, &baseline, parse_seed(&hex), cases, &rt));
         batches += 1;
     } else {
         let secs: u64 = env("NATIVESOCK_FUZZ_SECS").unwrap_or(0);
@@ -1098,13 +1176,18 @@ fn native_call_sequences_child() {
             // SAFETY: `seed` has room for the 32 bytes asked for.
             let n = unsafe { libc::getrandom(seed.as_mut_ptr().cast(), seed.len(), 0) };
             assert_eq!(n, 32, "getrandom");
-            let n = batch(&world, &baseline, seed, cases);
+            let n = batch(&world, &baseline, seed, cases, &rt);
             total += u64::from(n);
             batches += 1;
             if secs > 0 {
                 println!(
-                    "fuzz batch {batches}: seed {} ok, {n} cases ({total} in {:.0} s)",
+                    "fuzz batch {batches}: seed {} ok ({}), {n} cases ({total} in {:.0} s)",
                     seed_hex(&seed),
+                    if mode_of(&seed, &rt).is_some() {
+                        "awaiting"
+                    } else {
+                        "blocking"
+                    },
                     start.elapsed().as_secs_f64()
                 );
             }

@@ -136,6 +136,26 @@ fn os_errno(e: std::io::Error) -> Errno {
     e.raw_os_error().unwrap_or(libc::EIO)
 }
 
+/// After a call said `EAGAIN` although the runtime said `fd` was ready:
+/// if the socket still polls ready (an error or hang-up condition that
+/// the runtime keeps reporting, a peek that cannot complete), waiting for
+/// the next readiness would return at once and the wait would spin without
+/// ever yielding to its deadline; so it sleeps instead, 1 ms doubling to
+/// 10 ms, before the next try. Otherwise the next readiness is awaited.
+async fn settle(fd: BorrowedFd<'_>, interest: Interest, pause: &mut Duration) {
+    let events = if interest.is_writable() {
+        libc::POLLOUT
+    } else {
+        libc::POLLIN | libc::POLLRDHUP
+    };
+    if sys::poll(fd, events, 0).is_ok_and(|revents| revents != 0) {
+        *pause = (*pause * 2).clamp(Duration::from_millis(1), Duration::from_millis(10));
+        tokio::time::sleep(*pause).await;
+    } else {
+        *pause = Duration::ZERO;
+    }
+}
+
 /// Whether the call runs on a tokio runtime. Outside one, calls in
 /// [`Mode::Awaiting`] block as [`Mode::Blocking`] ones do.
 pub(crate) fn on_runtime() -> bool {
@@ -211,12 +231,19 @@ pub(crate) async fn wait<R>(
     let deadline = deadline(sys::socket_timeout(fd, wait.write), ctx.blocking_cap());
     let ready = async {
         let watched = watch(fd, interest)?;
+        let mut pause = Duration::ZERO;
         loop {
             let mut guard = watched.ready(interest).await.map_err(os_errno)?;
             match call(true) {
                 // Not yet; for a `connect`, still in progress.
-                Err(libc::EAGAIN) => guard.clear_ready(),
-                Err(libc::EALREADY) if wait.connect => guard.clear_ready(),
+                Err(libc::EAGAIN) => {
+                    guard.clear_ready();
+                    settle(fd, interest, &mut pause).await;
+                }
+                Err(libc::EALREADY) if wait.connect => {
+                    guard.clear_ready();
+                    settle(fd, interest, &mut pause).await;
+                }
                 result => return result,
             }
         }
@@ -328,10 +355,14 @@ pub(crate) async fn send(
     let sent = AtomicUsize::new(first);
     let rest = async {
         let watched = watch(fd, Interest::WRITABLE)?;
+        let mut pause = Duration::ZERO;
         while sent.load(Relaxed) < len {
             let mut guard = watched.ready(Interest::WRITABLE).await.map_err(os_errno)?;
             match call(true, sent.load(Relaxed)) {
-                Err(libc::EAGAIN) => guard.clear_ready(),
+                Err(libc::EAGAIN) => {
+                    guard.clear_ready();
+                    settle(fd, Interest::WRITABLE, &mut pause).await;
+                }
                 Ok(n) => {
                     sent.fetch_add(n, Relaxed);
                 }
@@ -395,6 +426,7 @@ pub(crate) async fn recv_all(
     let got = std::sync::Mutex::new(first);
     let rest = async {
         let watched = watch(fd, Interest::READABLE)?;
+        let mut pause = Duration::ZERO;
         loop {
             let room = want - got.lock().map_or(want, |g| g.len());
             if room == 0 {
@@ -402,7 +434,10 @@ pub(crate) async fn recv_all(
             }
             let mut guard = watched.ready(Interest::READABLE).await.map_err(os_errno)?;
             match call(true, Some(room)) {
-                Err(libc::EAGAIN) => guard.clear_ready(),
+                Err(libc::EAGAIN) => {
+                    guard.clear_ready();
+                    settle(fd, Interest::READABLE, &mut pause).await;
+                }
                 // The peer shut down: what arrived is the answer.
                 Ok(more) if more.is_empty() => return Ok(()),
                 Ok(more) => {
