@@ -437,11 +437,7 @@ impl Policy {
         if self.inherit_network {
             return Ok(());
         }
-        let rules = match op {
-            AddressUse::Connect => &self.connect,
-            AddressUse::Bind => &self.bind,
-            AddressUse::Sendto => &self.sendto,
-        };
+        let rules = self.rules(op);
         let allowed = match address {
             // The family field alone: the kernel dissolves an association
             // (`connect`), uses the connected peer (`sendto`) or refuses it.
@@ -465,6 +461,15 @@ impl Policy {
             SockAddr::Other(..) => false,
         };
         if allowed { Ok(()) } else { Err(libc::EACCES) }
+    }
+
+    /// The rules that grant `op`.
+    fn rules(&self, op: AddressUse) -> &[AddressRule] {
+        match op {
+            AddressUse::Connect => &self.connect,
+            AddressUse::Bind => &self.bind,
+            AddressUse::Sendto => &self.sendto,
+        }
     }
 
     /// Whether a rule or the embedder's check grants `op` on an IP address.
@@ -517,11 +522,7 @@ impl Policy {
             // socket is the guest's.
             SocketAddrUse::TcpAccept | SocketAddrUse::UdpReceive => return true,
         };
-        let rules = match op {
-            AddressUse::Connect => &self.connect,
-            AddressUse::Bind => &self.bind,
-            AddressUse::Sendto => &self.sendto,
-        };
+        let rules = self.rules(op);
         self.ip_allowed(rules, op, address)
     }
 

@@ -336,20 +336,9 @@ pub(crate) async fn send(
     mut call: impl FnMut(bool, usize) -> Result<usize, Errno>,
 ) -> Result<usize, Errno> {
     let first = self::wait(mode, ctx, fd, wait, |nonblocking| call(nonblocking, 0)).await?;
-    if first == 0
-        || first >= len
-        || mode == Mode::Blocking
-        || wait.dontwait
-        || !on_runtime()
-        || !is_stream(fd)
-        || sys::get_nonblocking(fd)?
-    {
+    if first == 0 || first >= len || !goes_on(mode, wait, fd)? {
         return Ok(first);
     }
-    let deadline = deadline(sys::socket_timeout(fd, true), ctx.blocking_cap());
-    let calls = ctx.calls();
-    let mut woken = pin!(calls.woken().notified());
-    woken.as_mut().enable();
     // Shared by the sending future and what follows it (`Send`, as the
     // host call's future must be).
     let sent = AtomicUsize::new(first);
@@ -371,20 +360,7 @@ pub(crate) async fn send(
         }
         Ok(())
     };
-    if calls.is_cancelled() {
-        return Ok(first);
-    }
-    tokio::select! {
-        // An error after some bytes were queued is the next call's.
-        _ = rest => {}
-        () = &mut woken => {}
-        () = until(&deadline) => {
-            if let Some((_, Ended::Cap)) = deadline {
-                // The limit event; the call still returns what it sent.
-                let _ = ctx.blocking_timed_out();
-            }
-        }
-    }
+    go_on(ctx, fd, true, rest).await;
     Ok(sent.into_inner())
 }
 
@@ -405,21 +381,7 @@ pub(crate) async fn recv_all(
     mut call: impl FnMut(bool, Option<usize>) -> Result<Vec<u8>, Errno>,
 ) -> Result<Vec<u8>, Errno> {
     let first = self::wait(mode, ctx, fd, wait, |nonblocking| call(nonblocking, None)).await?;
-    if first.is_empty()
-        || first.len() >= want
-        || mode == Mode::Blocking
-        || wait.dontwait
-        || !on_runtime()
-        || !is_stream(fd)
-        || sys::get_nonblocking(fd)?
-    {
-        return Ok(first);
-    }
-    let deadline = deadline(sys::socket_timeout(fd, false), ctx.blocking_cap());
-    let calls = ctx.calls();
-    let mut woken = pin!(calls.woken().notified());
-    woken.as_mut().enable();
-    if calls.is_cancelled() {
+    if first.is_empty() || first.len() >= want || !goes_on(mode, wait, fd)? {
         return Ok(first);
     }
     // Shared by the receiving future and what follows it (`Send`).
@@ -449,25 +411,43 @@ pub(crate) async fn recv_all(
             }
         }
     };
+    go_on(ctx, fd, false, rest).await;
+    Ok(got.into_inner().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// Whether a stream call whose first, non-blocking try moved only part
+/// goes on as the blocking call would: in [`Mode::Awaiting`] on a runtime,
+/// on a blocking `SOCK_STREAM` socket, without `MSG_DONTWAIT`.
+fn goes_on(mode: Mode, wait: Wait, fd: BorrowedFd<'_>) -> Result<bool, Errno> {
+    Ok(mode == Mode::Awaiting
+        && !wait.dontwait
+        && on_runtime()
+        && sys::socket_type(fd) == Some(libc::SOCK_STREAM)
+        && !sys::get_nonblocking(fd)?)
+}
+
+/// Runs `rest`, the rest of a stream call after its first part, until it
+/// ends or the socket's timeout, the store's cap (with its limit event) or
+/// a cancel ends it: whatever ends it, the call returns what it moved.
+async fn go_on(ctx: &NativesockCtx, fd: BorrowedFd<'_>, write: bool, rest: impl Future) {
+    let deadline = deadline(sys::socket_timeout(fd, write), ctx.blocking_cap());
+    let calls = ctx.calls();
+    let mut woken = pin!(calls.woken().notified());
+    woken.as_mut().enable();
+    if calls.is_cancelled() {
+        return;
+    }
     tokio::select! {
-        // An error after some bytes arrived is the next call's.
+        // An error after part of the call is the next call's.
         _ = rest => {}
         () = &mut woken => {}
         () = until(&deadline) => {
             if let Some((_, Ended::Cap)) = deadline {
+                // The limit event; the call still returns what it moved.
                 let _ = ctx.blocking_timed_out();
             }
         }
     }
-    Ok(got.into_inner().unwrap_or_else(|e| e.into_inner()))
-}
-
-/// Whether `fd` is a `SOCK_STREAM` socket.
-fn is_stream(fd: BorrowedFd<'_>) -> bool {
-    sys::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, 4)
-        .ok()
-        .and_then(|raw| raw.try_into().ok())
-        .is_some_and(|raw: [u8; 4]| i32::from_ne_bytes(raw) == libc::SOCK_STREAM)
 }
 
 /// Runs a `poll` over `fds` (`run(timeout_ms)`) that waits at most
@@ -587,6 +567,13 @@ mod tests {
             .unwrap()
     }
 
+    /// A plain C struct (`timeval`, `linger`) as a socket option's value.
+    fn option_bytes<T: Copy>(value: &T) -> &[u8] {
+        // SAFETY: `value` is a plain C struct of `size_of::<T>()` bytes,
+        // borrowed for the slice's lifetime.
+        unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), size_of::<T>()) }
+    }
+
     fn pair(ctx: &mut NativesockCtx) -> (i32, i32) {
         ctx.socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap()
     }
@@ -626,13 +613,7 @@ mod tests {
             tv_sec: 0,
             tv_usec: 200_000,
         };
-        // SAFETY: a plain `timeval` as the option's value.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(
-                (&raw const timeout).cast::<u8>(),
-                size_of::<libc::timeval>(),
-            )
-        };
+        let bytes = option_bytes(&timeout);
         ctx.setsockopt(a, libc::SOL_SOCKET, libc::SO_SNDTIMEO, bytes)
             .unwrap();
         let start = std::time::Instant::now();
@@ -717,13 +698,7 @@ mod tests {
             tv_sec: 0,
             tv_usec: 200_000,
         };
-        // SAFETY: a plain `timeval` as the option's value.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(
-                (&raw const timeout).cast::<u8>(),
-                size_of::<libc::timeval>(),
-            )
-        };
+        let bytes = option_bytes(&timeout);
         ctx.setsockopt(a, libc::SOL_SOCKET, libc::SO_RCVTIMEO, bytes)
             .unwrap();
         let peer = ctx.take_fd(b).unwrap();
@@ -972,13 +947,7 @@ mod tests {
             tv_sec: 0,
             tv_usec: 200_000,
         };
-        // SAFETY: a plain `timeval` as the option's value.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(
-                (&raw const timeout).cast::<u8>(),
-                size_of::<libc::timeval>(),
-            )
-        };
+        let bytes = option_bytes(&timeout);
         let late = ctx.socket(libc::AF_UNIX, libc::SOCK_STREAM, 0).unwrap();
         ctx.setsockopt(late, libc::SOL_SOCKET, libc::SO_SNDTIMEO, bytes)
             .unwrap();
@@ -1075,10 +1044,7 @@ mod tests {
             l_onoff: 1,
             l_linger: 10,
         };
-        // SAFETY: a plain `linger` as the option's value.
-        let bytes = unsafe {
-            std::slice::from_raw_parts((&raw const linger).cast::<u8>(), size_of::<libc::linger>())
-        };
+        let bytes = option_bytes(&linger);
         ctx.setsockopt(client, libc::SOL_SOCKET, libc::SO_LINGER, bytes)
             .unwrap();
         let start = std::time::Instant::now();

@@ -274,7 +274,7 @@ impl NativesockCtx {
         let fd = self.fd(n)?;
         if !self.policy.inherit_network
             && matches!(
-                Self::socket_type(fd),
+                sys::socket_type(fd),
                 Some(libc::SOCK_STREAM | libc::SOCK_SEQPACKET)
             )
         {

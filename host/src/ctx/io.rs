@@ -53,7 +53,7 @@ impl NativesockCtx {
         if data.len() <= self.max_send_bytes {
             return Ok(data);
         }
-        match Self::socket_type(fd) {
+        match sys::socket_type(fd) {
             Some(libc::SOCK_STREAM) | None => Ok(&data[..self.max_send_bytes]),
             Some(_) => {
                 let cap = u64::try_from(self.max_send_bytes).unwrap_or(u64::MAX);
@@ -120,7 +120,7 @@ impl NativesockCtx {
         let op = if self.policy.inherit_network {
             AddressUse::Sendto
         } else {
-            match Self::socket_type(fd) {
+            match sys::socket_type(fd) {
                 Some(libc::SOCK_STREAM) => AddressUse::Connect,
                 _ => AddressUse::Sendto,
             }
@@ -164,7 +164,7 @@ impl NativesockCtx {
         if asked <= self.max_recv_bytes {
             return Ok(asked);
         }
-        match Self::socket_type(fd) {
+        match sys::socket_type(fd) {
             Some(libc::SOCK_STREAM) | None => Ok(self.max_recv_bytes),
             Some(_) => Ok(asked.min(sys::next_message_len(fd, flags)?)),
         }
@@ -275,7 +275,7 @@ impl NativesockCtx {
     ) -> Result<usize, Errno> {
         let n = fd;
         let fd = self.fd(n)?;
-        let op = match Self::socket_type(fd) {
+        let op = match sys::socket_type(fd) {
             Some(libc::SOCK_STREAM) => AddressUse::Connect,
             _ => AddressUse::Sendto,
         };

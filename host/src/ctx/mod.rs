@@ -849,12 +849,6 @@ impl NativesockCtx {
         self.limited("blocking-ms", ms, libc::ETIMEDOUT)
     }
 
-    /// The socket's `SO_TYPE`, if it has one.
-    fn socket_type(fd: BorrowedFd<'_>) -> Option<i32> {
-        let raw = sys::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, 4).ok()?;
-        Some(i32::from_ne_bytes(raw.try_into().ok()?))
-    }
-
     pub(crate) fn check_signals(&mut self) -> Result<(), Raised> {
         if self.calls.is_cancelled() {
             return Err(self.calls.raised());

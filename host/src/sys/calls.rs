@@ -336,6 +336,12 @@ pub(crate) fn linger_off(fd: BorrowedFd<'_>) {
     }
 }
 
+/// The socket's `SO_TYPE`, if it has one.
+pub(crate) fn socket_type(fd: BorrowedFd<'_>) -> Option<i32> {
+    let raw = getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, 4).ok()?;
+    Some(i32::from_ne_bytes(raw.try_into().ok()?))
+}
+
 /// Whether closing `fd` waits: `SO_LINGER` on with a time.
 pub(crate) fn lingers(fd: BorrowedFd<'_>) -> bool {
     let len = mem::size_of::<libc::linger>();
