@@ -14,8 +14,10 @@
 //! * **no access outside policy**: the policy grants only `127.0.0.0/8`
 //!   (connect and sendto on a range of ports, bind on any) and one temp
 //!   directory for unix sockets; every address a `connect`, `bind` or
-//!   `sendto` system call was made with is checked against that grant,
-//!   independently of `policy.rs`, and listeners and sockets outside it
+//!   `sendto` system call was made with (as the host logs it under
+//!   [`ADDRESS_EVENT`], collected by this process's only `tracing`
+//!   subscriber) is checked against that grant, independently of
+//!   `policy.rs`, and listeners and sockets outside it
 //!   (another port, a unix socket behind a symlink that leaves the grant)
 //!   must never see a connection or a datagram.
 //!
@@ -55,9 +57,10 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use tokio::runtime::Runtime;
 
+use crate::ADDRESS_EVENT;
 use crate::hooks::{Call, Fault};
 use crate::policy::AddressUse;
-use crate::sys::SockAddr;
+use crate::sys::{RawAddr, SockAddr};
 use crate::wait::Mode;
 use crate::{AddressRule, NativesockCtx};
 
@@ -970,6 +973,87 @@ fn call(world: &World, ctx: &mut NativesockCtx, c: &NativeCall, rt: Option<&Runt
     }
 }
 
+/// The addresses the host logged under [`ADDRESS_EVENT`] since the last
+/// check, in order.
+static REACHED: Mutex<Vec<(AddressUse, SockAddr)>> = Mutex::new(Vec::new());
+
+/// The addresses checked over the run: none would mean the events stopped
+/// arriving and the invariant checked nothing.
+static CHECKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A `tracing` subscriber that keeps the host's [`ADDRESS_EVENT`] events in
+/// [`REACHED`] and has no interest in anything else.
+struct AddressLog;
+
+impl AddressLog {
+    fn wanted(metadata: &tracing::Metadata<'_>) -> bool {
+        // The host asks with `enabled!` (a hint callsite) before logging.
+        metadata.target() == ADDRESS_EVENT
+    }
+}
+
+impl tracing::Subscriber for AddressLog {
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if Self::wanted(metadata) {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        Self::wanted(metadata)
+    }
+
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+
+    fn event(&self, event: &tracing::Event<'_>) {
+        #[derive(Default)]
+        struct Fields {
+            op: Option<AddressUse>,
+            sockaddr: Option<Vec<u8>>,
+        }
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "op" {
+                    self.op = match format!("{value:?}").as_str() {
+                        "Connect" => Some(AddressUse::Connect),
+                        "Bind" => Some(AddressUse::Bind),
+                        "Sendto" => Some(AddressUse::Sendto),
+                        other => panic!("an {ADDRESS_EVENT} event with op {other}"),
+                    };
+                }
+            }
+
+            fn record_bytes(&mut self, field: &tracing::field::Field, value: &[u8]) {
+                if field.name() == "sockaddr" {
+                    self.sockaddr = Some(value.to_vec());
+                }
+            }
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let (Some(op), Some(bytes)) = (fields.op, fields.sockaddr) else {
+            panic!("an {ADDRESS_EVENT} event without op and sockaddr");
+        };
+        let address = SockAddr::from_raw(&RawAddr::from_bytes(&bytes));
+        REACHED.lock().unwrap().push((op, address));
+    }
+
+    fn enter(&self, _: &tracing::span::Id) {}
+
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 /// Runs one case and checks the invariants.
 /// Calls made and calls that succeeded, over the run.
 static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -1035,9 +1119,10 @@ fn run_case_inner(
             c
         );
         // Every address a system call was made with is in the grant.
-        for (op, address) in ctx.reached.lock().unwrap().iter() {
+        for (op, address) in std::mem::take(&mut *REACHED.lock().unwrap()) {
+            CHECKED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             prop_assert!(
-                world.granted(*op, address),
+                world.granted(op, &address),
                 "call {} ({:?}) reached {:?} {:?} outside the grant",
                 i,
                 c,
@@ -1045,7 +1130,6 @@ fn run_case_inner(
                 address
             );
         }
-        ctx.reached.lock().unwrap().clear();
         world.assert_outside_untouched()?;
     }
     drop(ctx);
@@ -1154,6 +1238,9 @@ fn native_call_sequences_child() {
     // Paths relative to the current directory land in a temp directory.
     let cwd = tempfile::tempdir().unwrap();
     std::env::set_current_dir(cwd.path()).unwrap();
+    // The process's only subscriber: it collects the addresses the host's
+    // system calls were made with, for the policy invariant.
+    tracing::subscriber::set_global_default(AddressLog).expect("the only subscriber");
     let world = World::new();
     // The awaiting mode's runtime, made before the baseline: its own fds
     // (epoll, eventfd) are the process's, not a store's.
@@ -1196,8 +1283,14 @@ fn native_call_sequences_child() {
             }
         }
     }
+    let checked = CHECKED.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        checked > 0,
+        "no {ADDRESS_EVENT} event reached the policy check"
+    );
     println!(
-        "fuzz: {total} cases in {batches} batches ({} calls, {} succeeded), {:.1} s, no finding",
+        "fuzz: {total} cases in {batches} batches ({} calls, {} succeeded, {checked} addresses \
+         checked), {:.1} s, no finding",
         CALLS.load(std::sync::atomic::Ordering::Relaxed),
         SUCCEEDED.load(std::sync::atomic::Ordering::Relaxed),
         start.elapsed().as_secs_f64()

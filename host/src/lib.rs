@@ -132,9 +132,9 @@ mod wait;
 
 pub use cancel::{CancelHandle, cancelled_error, wake_signal};
 pub use ctx::{
-    DEFAULT_MAX_OPEN_SOCKETS, DEFAULT_MAX_RECV_BYTES, DEFAULT_MAX_SEND_BYTES, DENIED_EVENT,
-    HOST_EVENT_PREFIX, HOST_FD_RESERVE, LIMIT_EVENT, Limits, NativesockCtx, NativesockCtxBuilder,
-    NativesockCtxView, NativesockView,
+    ADDRESS_EVENT, DEFAULT_MAX_OPEN_SOCKETS, DEFAULT_MAX_RECV_BYTES, DEFAULT_MAX_SEND_BYTES,
+    DENIED_EVENT, HOST_EVENT_PREFIX, HOST_FD_RESERVE, LIMIT_EVENT, Limits, NativesockCtx,
+    NativesockCtxBuilder, NativesockCtxView, NativesockView,
 };
 pub use hooks::{AuditArg, AuditEvent, AuditScalar, Call, Fault, Raised, SocketRef};
 pub use native::{add_to_linker, add_to_linker_async};

@@ -54,6 +54,14 @@ pub const DENIED_EVENT: &str = "nativesock.denied";
 /// `nativesock.limit(limit, value)`; see [`NativesockCtxBuilder::audit_hook`].
 pub const LIMIT_EVENT: &str = "nativesock.limit";
 
+/// The `tracing` target of the trace event logged with every address a
+/// `connect`, `bind`, `sendto` or `sendmsg` system call (or `listen`'s
+/// implicit bind) is about to be made with, once the policy has granted it:
+/// `RUST_LOG=nativesock::address=trace` lists where a guest's sockets went.
+/// Its fields: `op` (the [`AddressUse`] the grant was for), `address`, and
+/// `sockaddr` (the bytes given to the kernel).
+pub const ADDRESS_EVENT: &str = "nativesock::address";
+
 /// `SO_PEERPIDFD` (Linux 6.5, generic value): `getsockopt` installs the
 /// peer's pidfd in the process.
 const SO_PEERPIDFD: i32 = 77;
@@ -95,10 +103,6 @@ pub struct NativesockCtx {
     max_open_sockets: usize,
     max_blocking_time: Option<Duration>,
     calls: Arc<CallState>,
-    /// Every address a `connect`, `bind` or `sendto` system call was made
-    /// with, for the fuzz target's policy invariant.
-    #[cfg(test)]
-    pub(crate) reached: std::sync::Mutex<Vec<(AddressUse, SockAddr)>>,
 }
 
 impl fmt::Debug for NativesockCtx {
@@ -523,8 +527,6 @@ impl NativesockCtxBuilder {
             max_open_sockets: usize::try_from(self.max_open_sockets).unwrap_or(usize::MAX),
             max_blocking_time: self.max_blocking_time,
             calls: self.calls.clone(),
-            #[cfg(test)]
-            reached: std::sync::Mutex::default(),
         };
         for fd in self.granted.drain(..) {
             ctx.grant_fd(fd);

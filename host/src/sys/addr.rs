@@ -56,6 +56,22 @@ impl RawAddr {
         unsafe { &mut *(&raw mut self.storage).cast::<[u8; STORAGE_LEN]>() }
     }
 
+    /// The address as the kernel is given it: `len` bytes of the storage.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes()[..usize::try_from(self.len).unwrap_or(0).min(STORAGE_LEN)]
+    }
+
+    /// An address from bytes as [`RawAddr::as_bytes`] gives them (at most
+    /// a `sockaddr_storage`'s worth).
+    #[cfg(test)]
+    pub(crate) fn from_bytes(bytes: &[u8]) -> RawAddr {
+        let mut raw = RawAddr::zeroed();
+        let len = bytes.len().min(STORAGE_LEN);
+        raw.bytes_mut()[..len].copy_from_slice(&bytes[..len]);
+        raw.len = len as libc::socklen_t;
+        raw
+    }
+
     pub(super) fn bytes(&self) -> &[u8; STORAGE_LEN] {
         // SAFETY: as in `bytes_mut`.
         unsafe { &*(&raw const self.storage).cast::<[u8; STORAGE_LEN]>() }
