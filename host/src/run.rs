@@ -67,12 +67,22 @@ impl NativesockView for AppState {
     }
 }
 
+/// The version [`engine`] stamps on compiled code ([`Config::module_version`]):
+/// wasmtime's, and the revision of the adapter change this workspace carries
+/// (`vendor/wasmtime-environ`). Compiled code from a wasmtime without the
+/// change, in the compilation cache or precompiled, is then never taken for
+/// code with it: a cached component would otherwise keep the old adapters.
+pub const MODULE_VERSION: &str = "50.0.1+nativesock.list-memory-copy.1";
+
 /// The engine the CLI uses: wasmtime's defaults, plus the compilation cache
 /// (wasmtime's cache configuration, `$HOME/.config/wasmtime/config.toml` or
 /// its defaults) when it can be set up; without it, components are simply
-/// compiled every time.
+/// compiled every time. Compiled code carries [`MODULE_VERSION`].
 pub fn engine() -> wasmtime::Result<Engine> {
     let mut config = Config::new();
+    config.module_version(wasmtime::ModuleVersionStrategy::Custom(
+        MODULE_VERSION.into(),
+    ))?;
     match Cache::from_file(None) {
         Ok(cache) => {
             config.cache(Some(cache));

@@ -2386,6 +2386,7 @@ impl<'a, 'b> Compiler<'a, 'b> {
         src_element_align: u32,
         dst_element_size: u32,
         dst_element_align: u32,
+        bulk_copy: bool,
     ) -> SequenceTranslation<'c> {
         let src_mem_opts = match &src.opts().data_model {
             DataModel::Gc {} => todo!("CM+GC"),
@@ -2455,13 +2456,29 @@ impl<'a, 'b> Compiler<'a, 'b> {
             Trap::ListOutOfBounds,
         );
 
+        // Elements that are the same bytes in both memories are copied with
+        // one `memory.copy` instead of the loop: both ranges were validated
+        // above, and the two lengths are the same.
+        if bulk_copy {
+            debug_assert_eq!(src_element_size, dst_element_size);
+            debug_assert_eq!(src_mem_opts.ptr(), dst_mem_opts.ptr());
+            self.instruction(LocalGet(dst_mem.addr.idx));
+            self.instruction(LocalGet(src_mem.addr.idx));
+            self.instruction(LocalGet(dst_byte_len.idx));
+            self.instruction(MemoryCopy {
+                src_mem: src_mem_opts.memory.unwrap().0.as_u32(),
+                dst_mem: dst_mem_opts.memory.unwrap().0.as_u32(),
+            });
+        }
+
         self.free_temp_local(src_byte_len);
         self.free_temp_local(dst_byte_len);
 
         // If both element sizes are 0 then there's nothing to copy so the
-        // loop is skipped entirely. Otherwise open a Block (for early exit
-        // on zero-length) and a Loop for the per-element iteration.
-        let loop_state = if src_element_size > 0 || dst_element_size > 0 {
+        // loop is skipped entirely, as it is when the elements were copied in
+        // bulk. Otherwise open a Block (for early exit on zero-length) and a
+        // Loop for the per-element iteration.
+        let loop_state = if !bulk_copy && (src_element_size > 0 || dst_element_size > 0) {
             self.instruction(Block(BlockType::Empty));
 
             // Set the `remaining` local and only continue if it's > 0.
@@ -2577,7 +2594,29 @@ impl<'a, 'b> Compiler<'a, 'b> {
         let (src_size, src_align) = self.types.size_align(src_mem_opts, src_element_ty);
         let (dst_size, dst_align) = self.types.size_align(dst_mem_opts, dst_element_ty);
 
-        let seq = self.begin_translate_sequence(src, dst, src_size, src_align, dst_size, dst_align);
+        // Integers and floats are copied as they are, so a list of them whose
+        // element type is the same on both sides can be copied in bulk. Not
+        // `bool`, which is normalized to 0 or 1, nor `char`, which is
+        // validated, nor anything with pointers or handles inside.
+        let bulk_copy = src_element_ty == dst_element_ty
+            && matches!(
+                src_element_ty,
+                InterfaceType::U8
+                    | InterfaceType::S8
+                    | InterfaceType::U16
+                    | InterfaceType::S16
+                    | InterfaceType::U32
+                    | InterfaceType::S32
+                    | InterfaceType::U64
+                    | InterfaceType::S64
+                    | InterfaceType::Float32
+                    | InterfaceType::Float64
+            )
+            && src_mem_opts.ptr() == dst_mem_opts.ptr();
+
+        let seq = self.begin_translate_sequence(
+            src, dst, src_size, src_align, dst_size, dst_align, bulk_copy,
+        );
 
         if let Some(ref loop_state) = seq.loop_state {
             let element_src = Source::Memory(Memory {
@@ -2674,6 +2713,7 @@ impl<'a, 'b> Compiler<'a, 'b> {
             src_entry_align,
             dst_tuple_size,
             dst_entry_align,
+            false,
         );
 
         if let Some(ref loop_state) = seq.loop_state {
