@@ -32,7 +32,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
+use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 use tokio::time::Instant;
 
 use crate::ctx::NativesockCtx;
@@ -136,13 +136,21 @@ fn os_errno(e: std::io::Error) -> Errno {
     e.raw_os_error().unwrap_or(libc::EIO)
 }
 
-/// After a call said `EAGAIN` although the runtime said `fd` was ready:
-/// if the socket still polls ready (an error or hang-up condition that
-/// the runtime keeps reporting, a peek that cannot complete), waiting for
-/// the next readiness would return at once and the wait would spin without
-/// ever yielding to its deadline; so it sleeps instead, 1 ms doubling to
-/// 10 ms, before the next try. Otherwise the next readiness is awaited.
-async fn settle(fd: BorrowedFd<'_>, interest: Interest, pause: &mut Duration) {
+/// After a call said `EAGAIN` although the runtime said the socket was
+/// ready (`guard`): clears that readiness, and if the socket still polls
+/// ready (an error or hang-up condition that the runtime keeps reporting,
+/// a peek that cannot complete), waiting for the next readiness would
+/// return at once and the wait would spin without ever yielding to its
+/// deadline; so it sleeps instead, 1 ms doubling to 10 ms, before the next
+/// try. Otherwise the next readiness is awaited.
+async fn settle(
+    mut guard: AsyncFdReadyGuard<'_, Watched<'_>>,
+    interest: Interest,
+    pause: &mut Duration,
+) {
+    guard.clear_ready();
+    let fd = guard.get_inner().0;
+    drop(guard);
     let events = if interest.is_writable() {
         libc::POLLOUT
     } else {
@@ -233,16 +241,11 @@ pub(crate) async fn wait<R>(
         let watched = watch(fd, interest)?;
         let mut pause = Duration::ZERO;
         loop {
-            let mut guard = watched.ready(interest).await.map_err(os_errno)?;
+            let guard = watched.ready(interest).await.map_err(os_errno)?;
             match call(true) {
                 // Not yet; for a `connect`, still in progress.
-                Err(libc::EAGAIN) => {
-                    guard.clear_ready();
-                    settle(fd, interest, &mut pause).await;
-                }
-                Err(libc::EALREADY) if wait.connect => {
-                    guard.clear_ready();
-                    settle(fd, interest, &mut pause).await;
+                Err(e) if e == libc::EAGAIN || (wait.connect && e == libc::EALREADY) => {
+                    settle(guard, interest, &mut pause).await;
                 }
                 result => return result,
             }
@@ -346,12 +349,9 @@ pub(crate) async fn send(
         let watched = watch(fd, Interest::WRITABLE)?;
         let mut pause = Duration::ZERO;
         while sent.load(Relaxed) < len {
-            let mut guard = watched.ready(Interest::WRITABLE).await.map_err(os_errno)?;
+            let guard = watched.ready(Interest::WRITABLE).await.map_err(os_errno)?;
             match call(true, sent.load(Relaxed)) {
-                Err(libc::EAGAIN) => {
-                    guard.clear_ready();
-                    settle(fd, Interest::WRITABLE, &mut pause).await;
-                }
+                Err(libc::EAGAIN) => settle(guard, Interest::WRITABLE, &mut pause).await,
                 Ok(n) => {
                     sent.fetch_add(n, Relaxed);
                 }
@@ -394,12 +394,9 @@ pub(crate) async fn recv_all(
             if room == 0 {
                 return Ok(());
             }
-            let mut guard = watched.ready(Interest::READABLE).await.map_err(os_errno)?;
+            let guard = watched.ready(Interest::READABLE).await.map_err(os_errno)?;
             match call(true, Some(room)) {
-                Err(libc::EAGAIN) => {
-                    guard.clear_ready();
-                    settle(fd, Interest::READABLE, &mut pause).await;
-                }
+                Err(libc::EAGAIN) => settle(guard, Interest::READABLE, &mut pause).await,
                 // The peer shut down: what arrived is the answer.
                 Ok(more) if more.is_empty() => return Ok(()),
                 Ok(more) => {
