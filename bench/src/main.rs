@@ -5,13 +5,15 @@
 //! cargo run --release -p nativesock-bench --bin bench [-- [--quick] [--repeats N] [--only GROUP,...]]
 //! ```
 //!
-//! Groups: `percall`, `connect`, `throughput`, `conns`, `stores`, `startup`.
+//! Groups: `percall`, `connect`, `throughput`, `conns`, `stores`, `langs`
+//! (the Python and JavaScript bindings beside CPython and Node.js), `startup`.
 //! Every figure is the median of repeated runs and is shown with its ratio
 //! to the native figure measured in the same run; the output is a markdown
 //! table (see `BENCHMARKS.md`). Nothing here asserts a time: a missed target
 //! shows as "no" in the table.
 
 mod child;
+mod langs;
 mod native;
 mod wasm;
 
@@ -83,6 +85,13 @@ enum Imp {
     NativeInterface,
     WasiSockets,
     CPython,
+    /// The bench's Python program built with `bindings/python` and run by
+    /// `nativesock run`.
+    PyBinding,
+    /// Node.js's own `net` module, natively.
+    Node,
+    /// The bench's JavaScript program built with `bindings/js`.
+    JsBinding,
 }
 
 impl Imp {
@@ -93,6 +102,9 @@ impl Imp {
             Imp::NativeInterface => "(host `native` interface alone)",
             Imp::WasiSockets => "Rust on wasi:sockets",
             Imp::CPython => "CPython 3 `socket`",
+            Imp::PyBinding => "Python binding on nativesock",
+            Imp::Node => "Node.js `net`",
+            Imp::JsBinding => "JS binding on nativesock",
         }
     }
 }
@@ -165,17 +177,32 @@ impl Table {
         figures: &[(Imp, Vec<f64>)],
         target: Option<Target>,
     ) {
+        self.measure_against(Imp::Native, measure, unit, better, figures, target);
+    }
+
+    /// As `measure`, with the ratios to `base` (the native code of another
+    /// language: CPython, Node.js).
+    fn measure_against(
+        &mut self,
+        base: Imp,
+        measure: &str,
+        unit: &'static str,
+        better: Better,
+        figures: &[(Imp, Vec<f64>)],
+        target: Option<Target>,
+    ) {
         let native = figures
             .iter()
-            .find(|(imp, _)| *imp == Imp::Native)
-            .map(|(_, s)| s.as_slice());
+            .find(|(imp, _)| *imp == base)
+            .map(|(_, s)| s.as_slice())
+            .filter(|s| !s.is_empty());
         for (imp, samples) in figures {
             if samples.is_empty() {
                 continue;
             }
             let value = median(samples);
             let ratio = native
-                .filter(|_| *imp != Imp::Native)
+                .filter(|_| *imp != base)
                 .map(|native| paired_ratio(samples, native));
             let target = match (&target, ratio, *imp == Imp::Nativesock) {
                 (Some(t), Some(r), true) => Some(match better {
@@ -293,7 +320,7 @@ fn bench(args: &[String]) -> Result<()> {
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: bench [--quick] [--repeats N] [--only percall,connect,throughput,conns,stores,startup]"
+                    "usage: bench [--quick] [--repeats N] [--only percall,connect,throughput,conns,stores,langs,startup]"
                 );
                 return Ok(());
             }
@@ -340,6 +367,9 @@ fn bench(args: &[String]) -> Result<()> {
         if only.has("stores") {
             stores(&composed, &cwasm, dir.path(), &sizes, &mut table)?;
         }
+    }
+    if only.has("langs") {
+        langs::rows(&nativesock_binary()?, dir.path(), &sizes, &mut table)?;
     }
     if only.has("startup") {
         startup(dir.path(), &sizes, &mut table)?;
@@ -467,7 +497,7 @@ fn connect(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -> R
                 Imp::CPython if python => with_peer(Peer::Drop(n), |port| {
                     run_python(&["connect", &port.to_string(), &n.to_string()])
                 })?,
-                Imp::CPython => continue,
+                Imp::CPython | Imp::PyBinding | Imp::Node | Imp::JsBinding => continue,
             };
             samples.push(ns as f64 / n as f64 / 1e3);
         }
@@ -511,6 +541,54 @@ fn guest(
     }
 }
 
+/// One throughput measure: the app's and CPython's mode, the Python method
+/// named in the table, the native call, and whether it sends.
+struct Flow {
+    mode: &'static str,
+    what: &'static str,
+    call: native::Call,
+    sends: bool,
+}
+
+const FLOWS: [Flow; 6] = [
+    Flow {
+        mode: "sendall",
+        what: "sendall",
+        call: native::Call::Plain,
+        sends: true,
+    },
+    Flow {
+        mode: "send",
+        what: "send",
+        call: native::Call::Plain,
+        sends: true,
+    },
+    Flow {
+        mode: "sendmsg",
+        what: "sendmsg",
+        call: native::Call::Msg,
+        sends: true,
+    },
+    Flow {
+        mode: "recv",
+        what: "recv",
+        call: native::Call::Plain,
+        sends: false,
+    },
+    Flow {
+        mode: "recv-into",
+        what: "recv_into",
+        call: native::Call::Plain,
+        sends: false,
+    },
+    Flow {
+        mode: "recvmsg",
+        what: "recvmsg",
+        call: native::Call::Msg,
+        sends: false,
+    },
+];
+
 fn throughput(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -> Result<()> {
     let bytes = sizes.bytes;
     eprintln!(
@@ -518,51 +596,64 @@ fn throughput(guests: &Guests, sizes: &Sizes, python: bool, table: &mut Table) -
         bytes >> 20,
         CHUNK >> 10
     );
-    for (mode, what) in [("send", "sendall"), ("recv", "recv")] {
+    for flow in &FLOWS {
         let mut figures = empty_figures();
-        for repeat in 0..sizes.repeats.min(3) {
+        // The diagnostic rows (the host layer alone, wasi:sockets) are
+        // measured for `sendall` and `recv`: they have no `sendmsg`.
+        if !matches!(flow.mode, "sendall" | "recv") {
+            figures.retain(|(imp, _)| !matches!(imp, Imp::NativeInterface | Imp::WasiSockets));
+        }
+        let kind = || {
+            if flow.sends {
+                Peer::Sink
+            } else {
+                Peer::Source(bytes, CHUNK)
+            }
+        };
+        let args = |mode: &str, port: u16| {
+            [
+                mode.to_owned(),
+                port.to_string(),
+                bytes.to_string(),
+                CHUNK.to_string(),
+            ]
+        };
+        for repeat in 0..sizes.repeats {
             for i in rotation(figures.len(), repeat) {
                 let (imp, samples) = &mut figures[i];
-                let kind = || match mode {
-                    "send" => Peer::Sink,
-                    _ => Peer::Source(bytes, CHUNK),
-                };
-                let args = |port: u16| {
-                    [
-                        mode.to_owned(),
-                        port.to_string(),
-                        bytes.to_string(),
-                        CHUNK.to_string(),
-                    ]
-                };
                 let ns = match imp {
-                    Imp::Native => with_peer(kind(), |port| match mode {
-                        "send" => native::send(port, bytes, CHUNK),
-                        _ => native::recv(port, bytes, CHUNK),
+                    Imp::Native => with_peer(kind(), |port| {
+                        if flow.sends {
+                            native::send(port, bytes, CHUNK, flow.call)
+                        } else {
+                            native::recv(port, bytes, CHUNK, flow.call)
+                        }
                     })?,
                     Imp::Nativesock | Imp::WasiSockets | Imp::NativeInterface => {
                         let (pre, net) = guest(guests, *imp);
+                        let mode = match (*imp, flow.sends) {
+                            (Imp::NativeInterface, true) => "raw-send",
+                            (Imp::NativeInterface, false) => "raw-recv",
+                            _ => flow.mode,
+                        };
                         with_peer(kind(), |port| {
-                            let mut a = args(port);
-                            if *imp == Imp::NativeInterface {
-                                a[0] = format!("raw-{mode}");
-                            }
+                            let a = args(mode, port);
                             let a: Vec<&str> = a.iter().map(String::as_str).collect();
                             wasm::run_timed(&guests.engine, pre, net, &a)
                         })?
                     }
                     Imp::CPython if python => with_peer(kind(), |port| {
-                        let a = args(port);
+                        let a = args(flow.mode, port);
                         let a: Vec<&str> = a.iter().map(String::as_str).collect();
                         run_python(&a)
                     })?,
-                    Imp::CPython => continue,
+                    Imp::CPython | Imp::PyBinding | Imp::Node | Imp::JsBinding => continue,
                 };
                 samples.push(bytes as f64 / GIB as f64 / (ns as f64 / 1e9));
             }
         }
         table.measure(
-            &format!("{} MiB through `{what}`", bytes >> 20),
+            &format!("{} MiB through `{}`", bytes >> 20, flow.what),
             "GiB/s",
             Better::Higher,
             &figures,
@@ -840,47 +931,9 @@ fn startup(dir: &Path, sizes: &Sizes, table: &mut Table) -> Result<()> {
     Ok(())
 }
 
-/// CPython's side: `python3 -c SCRIPT MODE PORT N [CHUNK]`, timing itself.
-const PYTHON: &str = r#"
-import socket, sys, time
-mode, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-chunk = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-addr = ('127.0.0.1', port)
-if mode == 'getsockname':
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    t = time.perf_counter_ns()
-    for _ in range(n):
-        s.getsockname()
-elif mode == 'connect':
-    t = time.perf_counter_ns()
-    for _ in range(n):
-        s = socket.socket()
-        s.connect(addr)
-        s.close()
-elif mode == 'send':
-    s = socket.create_connection(addr)
-    buf = b'\x5a' * chunk
-    left = n
-    t = time.perf_counter_ns()
-    while left > 0:
-        k = min(left, chunk)
-        s.sendall(buf if k == chunk else buf[:k])
-        left -= k
-    s.shutdown(socket.SHUT_WR)
-    assert s.recv(1) == b''
-elif mode == 'recv':
-    s = socket.create_connection(addr)
-    got = 0
-    t = time.perf_counter_ns()
-    while got < n:
-        d = s.recv(chunk)
-        if not d:
-            break
-        got += len(d)
-    assert got == n
-print(time.perf_counter_ns() - t)
-"#;
+/// The Python program CPython runs natively and the Python binding runs on
+/// nativesock: `MODE PORT N [CHUNK]`, timing itself.
+const PYTHON: &str = include_str!("../programs/socket_bench.py");
 
 fn python_available() -> bool {
     let ok = Command::new("python3")

@@ -108,16 +108,54 @@ pub fn connect(port: u16, n: u64) -> Result<u64> {
     Ok(start.elapsed().as_nanos() as u64)
 }
 
+/// How a native client moves its bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// `send`/`recv` (`write`/`read`: the same on a socket).
+    Plain,
+    /// `sendmsg`/`recvmsg` with one buffer.
+    Msg,
+}
+
+/// `sendmsg(fd, [data], 0)`, or `recvmsg(fd, [data], 0)` when `recv`.
+fn msg(fd: i32, data: *mut u8, len: usize, recv: bool) -> std::io::Result<usize> {
+    let mut iov = libc::iovec {
+        iov_base: data.cast(),
+        iov_len: len,
+    };
+    // SAFETY: `msg` points at one iovec over `len` bytes of a live buffer
+    // (only read by sendmsg) and names no address or control data.
+    let r = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        if recv {
+            libc::recvmsg(fd, &raw mut msg, 0)
+        } else {
+            libc::sendmsg(fd, &raw const msg, 0)
+        }
+    };
+    usize::try_from(r).map_err(|_| std::io::Error::last_os_error())
+}
+
 /// Sends `bytes` in `chunk` pieces, shuts down writing and waits for the
 /// peer's EOF: ns.
-pub fn send(port: u16, bytes: u64, chunk: usize) -> Result<u64> {
+pub fn send(port: u16, bytes: u64, chunk: usize, call: Call) -> Result<u64> {
     let mut s = TcpStream::connect(loopback(port))?;
-    let buf = vec![0x5a_u8; chunk];
+    let mut buf = vec![0x5a_u8; chunk];
     let mut left = bytes;
     let start = Instant::now();
     while left > 0 {
         let n = left.min(chunk as u64) as usize;
-        s.write_all(&buf[..n])?;
+        match call {
+            Call::Plain => s.write_all(&buf[..n])?,
+            Call::Msg => {
+                let mut sent = 0;
+                while sent < n {
+                    sent += msg(s.as_raw_fd(), buf[sent..].as_mut_ptr(), n - sent, false)?;
+                }
+            }
+        }
         left -= n as u64;
     }
     s.shutdown(Shutdown::Write)?;
@@ -126,13 +164,16 @@ pub fn send(port: u16, bytes: u64, chunk: usize) -> Result<u64> {
 }
 
 /// Receives `bytes` in reads of `chunk`: ns.
-pub fn recv(port: u16, bytes: u64, chunk: usize) -> Result<u64> {
+pub fn recv(port: u16, bytes: u64, chunk: usize, call: Call) -> Result<u64> {
     let mut s = TcpStream::connect(loopback(port))?;
     let mut buf = vec![0_u8; chunk];
     let mut got = 0;
     let start = Instant::now();
     while got < bytes {
-        let n = s.read(&mut buf)?;
+        let n = match call {
+            Call::Plain => s.read(&mut buf)?,
+            Call::Msg => msg(s.as_raw_fd(), buf.as_mut_ptr(), chunk, true)?,
+        };
         if n == 0 {
             break;
         }

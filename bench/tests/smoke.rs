@@ -26,6 +26,8 @@ fn quick_run_prints_the_table() {
         "getsockname, per call",
         "connect + close, per connection",
         "through `sendall`",
+        "through `recv_into`",
+        "through `recvmsg`",
         "open connections in one store",
         "set-up per store with a connected socket",
         "pooling allocator, warm slots",

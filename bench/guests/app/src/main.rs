@@ -6,8 +6,11 @@
 //! ```text
 //! getsockname N          N x getsockname() on a bound socket: prints ns
 //! connect PORT N         N x (socket(), connect(), close()): prints ns
-//! send PORT BYTES CHUNK  connect, sendall() BYTES in CHUNK pieces, shutdown(SHUT_WR), recv() the EOF: prints ns
+//! sendall PORT BYTES CHUNK  connect, sendall() BYTES in CHUNK pieces, shutdown(SHUT_WR), recv() the EOF: prints ns
+//! send, sendmsg ...      the same with send() (resending what it left) or sendmsg([piece])
 //! recv PORT BYTES CHUNK  connect, recv(CHUNK) until BYTES or EOF: prints ns
+//! recv-into, recvmsg ... the same with recv_into() into one CHUNK buffer (the
+//!                        binding's copy included) or recvmsg(CHUNK)
 //! hold PORT N [quiet]    N connected sockets left open for the host to count: prints ns
 //! trivial                socket(), close(): for start-up times
 //! noop, consts           nothing; or only the host's constants: for profiles
@@ -131,33 +134,75 @@ fn main() {
             }
             println!("{}", start.elapsed().as_nanos());
         }
-        "send" => {
+        "sendall" | "send" | "sendmsg" => {
             let s = connected(&inet(num(2)));
             let (mut left, chunk) = (num(3), num(4));
             let buf = vec![0x5a_u8; chunk as usize];
+            let mut buffers = [buf.clone()];
             let start = Instant::now();
             while left > 0 {
-                let n = left.min(chunk);
-                s.sendall(&buf[..n as usize], None).expect("sendall()");
-                left -= n;
+                let n = left.min(chunk) as usize;
+                match mode {
+                    "sendall" => s.sendall(&buf[..n], None).expect("sendall()"),
+                    "send" => {
+                        // What a program without sendall does: send again
+                        // what the kernel did not take.
+                        let mut piece = &buf[..n];
+                        while !piece.is_empty() {
+                            let sent = s.send(piece, None).expect("send()");
+                            piece = &piece[sent as usize..];
+                        }
+                    }
+                    _ => {
+                        // The binding takes owned buffers: the whole piece
+                        // is made once, only a remainder is copied.
+                        if buffers[0].len() != n {
+                            buffers[0] = buf[..n].to_vec();
+                        }
+                        let mut sent = s.sendmsg(&buffers, &[], None, None).expect("sendmsg()");
+                        while (sent as usize) < n {
+                            let rest = [buf[sent as usize..n].to_vec()];
+                            sent += s.sendmsg(&rest, &[], None, None).expect("sendmsg()");
+                        }
+                    }
+                }
+                left -= n as u64;
             }
             s.shutdown(&Value::Int(1)).expect("shutdown()");
             let eof = s.recv(&Value::Int(1), None).expect("recv()");
             assert!(eof.is_empty(), "the peer sent data");
             println!("{}", start.elapsed().as_nanos());
         }
-        "recv" => {
+        "recv" | "recv-into" | "recvmsg" => {
             let s = connected(&inet(num(2)));
             let (total, chunk) = (num(3), num(4));
+            // recv_into's buffer: the binding copies what arrived into it.
+            let mut buf = vec![0_u8; chunk as usize];
             let mut got = 0;
             let start = Instant::now();
             while got < total {
-                let data = s.recv(&Value::Int(chunk as i64), None).expect("recv()");
-                if data.is_empty() {
+                let n = match mode {
+                    "recv" => s
+                        .recv(&Value::Int(chunk as i64), None)
+                        .expect("recv()")
+                        .len(),
+                    "recv-into" => {
+                        let r = s.recv_into(chunk, None, None).expect("recv_into()");
+                        buf[..r.data.len()].copy_from_slice(&r.data);
+                        r.nbytes as usize
+                    }
+                    _ => s
+                        .recvmsg(&Value::Int(chunk as i64), None, None)
+                        .expect("recvmsg()")
+                        .data
+                        .len(),
+                };
+                if n == 0 {
                     break;
                 }
-                got += data.len() as u64;
+                got += n as u64;
             }
+            black_box(&buf);
             assert_eq!(got, total, "the peer closed early");
             println!("{}", start.elapsed().as_nanos());
         }

@@ -1,11 +1,11 @@
 //! The benchmarks' plain wasm32-wasip2 guest: Rust's `std::net` on
 //! wasmtime-wasi's `wasi:sockets` (through wasi-libc), timing its own loops
 //! on the guest's monotonic clock. The modes are the app component's
-//! (`connect`, `send`, `recv`), with `std::net` calls:
+//! (`connect`, `sendall`, `recv`), with `std::net` calls:
 //!
 //! ```text
 //! connect PORT N         N x (TcpStream::connect, drop): prints ns
-//! send PORT BYTES CHUNK  connect, write_all() BYTES in CHUNK pieces, shutdown(Write), read() the EOF: prints ns
+//! sendall PORT BYTES CHUNK  connect, write_all() BYTES in CHUNK pieces, shutdown(Write), read() the EOF: prints ns
 //! recv PORT BYTES CHUNK  connect, read() into CHUNK until BYTES or EOF: prints ns
 //! ```
 
@@ -30,7 +30,7 @@ fn main() {
             }
             println!("{}", start.elapsed().as_nanos());
         }
-        "send" => {
+        "sendall" => {
             let mut s = connect();
             let (mut left, chunk) = (num(3), num(4));
             let buf = vec![0x5a_u8; chunk as usize];
