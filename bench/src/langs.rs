@@ -55,7 +55,7 @@ fn build(lang: &str, source: &Path, out: &Path) -> Option<PathBuf> {
 }
 
 /// Runs `cmd` and parses the number it prints (nanoseconds).
-fn timed(mut cmd: Command) -> Result<u64> {
+pub fn timed(mut cmd: Command) -> Result<u64> {
     let output = cmd.stderr(Stdio::inherit()).output()?;
     if !output.status.success() {
         bail!("{cmd:?} failed ({})", output.status);

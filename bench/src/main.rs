@@ -949,17 +949,7 @@ fn python_available() -> bool {
 }
 
 fn run_python(args: &[&str]) -> Result<u64> {
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(PYTHON)
-        .args(args)
-        .stderr(Stdio::inherit())
-        .output()?;
-    if !output.status.success() {
-        bail!("python3 {args:?} failed ({})", output.status);
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
-    text.trim()
-        .parse()
-        .with_context(|| format!("python3 printed {text:?}"))
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c").arg(PYTHON).args(args);
+    langs::timed(cmd)
 }
