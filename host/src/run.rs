@@ -102,11 +102,13 @@ pub const POOL_KEEP_RESIDENT: usize = 2 << 20;
 /// `max_memory` bytes), as measured in `BENCHMARKS.md`:
 ///
 /// - every slot stays warm when its store is dropped
-///   (`max_unused_warm_slots`), and keeps the first [`POOL_KEEP_RESIDENT`]
-///   bytes of its memories resident, reset page by page from the dirty-page
-///   scan of Linux 6.7+ (`pagemap_scan`, where the kernel has it). A new
-///   store in a warm slot then maps nothing and takes no page faults for
-///   what the last store touched;
+///   (`max_unused_warm_slots`), and keeps resident what its last store
+///   touched of each memory, up to [`POOL_KEEP_RESIDENT`] bytes, reset page
+///   by page from the dirty-page scan of Linux 6.7+ (`pagemap_scan`, where
+///   the kernel has it; on wasmtime 50 that needs the reset fix carried in
+///   `vendor/wasmtime`, without which every slot keeps the whole budget
+///   resident). A new store in a warm slot then maps nothing and takes no
+///   page faults for what the last store touched;
 /// - slots for 16 core instances and tables and 4 memories per store: a
 ///   composed app has two Rust modules (two memories) plus the shims and
 ///   adapters of composition.
