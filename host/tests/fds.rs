@@ -93,37 +93,10 @@ fn fds_closed_on_trap() {
 /// page): every store still starts clean and still closes what it leaked.
 #[test]
 fn fds_closed_in_warm_pooling_slots() {
-    use nativesock::run::{AppState, linker, pooling_config, run_command};
-    use wasmtime::component::Component;
-    use wasmtime::{Config, Engine, InstanceAllocationStrategy};
-    use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-
     let _serial = serial();
-    let mut config = Config::new();
     // Two stores' worth of slots, so that the runs below reuse them.
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config(
-        2,
-        64 << 20,
-    )));
-    let engine = Engine::new(&config).expect("engine");
-    let linker = linker(&engine).expect("linker");
-    let app = std::fs::read(FDS_CLOSED_ON_DROP).expect("read the program");
-    let composed = nativesock::compose::compose_with_semantics(&app).expect("compose");
-    let component = Component::new(&engine, composed).expect("compile");
-    let run_once = || {
-        let (stdout, stderr) = (
-            MemoryOutputPipe::new(1 << 16),
-            MemoryOutputPipe::new(1 << 16),
-        );
-        let state = AppState::new(wasi(&[], &stdout, &stderr), loopback().build());
-        let output = Output::new(
-            run_command(&engine, &linker, &component, state),
-            &stdout,
-            &stderr,
-        );
-        output.assert_success();
-        output.line("leaked fds ")
-    };
+    let pooled = Pooled::new(2);
+    let run_once = || pooled.run().line("leaked fds ");
     let first = run_once();
     let before = open_fds();
     for _ in 0..20 {
@@ -145,41 +118,21 @@ fn fds_closed_in_warm_pooling_slots() {
 /// carries wasmtime 51's fix (`patches/wasmtime-pagemap-scan-present.patch`).
 #[test]
 fn warm_pooling_slots_keep_resident_only_what_was_touched() {
-    use nativesock::run::{AppState, POOL_KEEP_RESIDENT, linker, pooling_config, run_command};
-    use wasmtime::component::Component;
-    use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
-    use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+    use nativesock::run::POOL_KEEP_RESIDENT;
+    use wasmtime::PoolingAllocationConfig;
 
     if !PoolingAllocationConfig::is_pagemap_scan_available() {
         eprintln!("skipped: this kernel has no PAGEMAP_SCAN (Linux 6.7+)");
         return;
     }
     let _serial = serial();
-    let mut config = Config::new();
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config(
-        1,
-        64 << 20,
-    )));
-    let engine = Engine::new(&config).expect("engine");
-    let linker = linker(&engine).expect("linker");
-    let app = std::fs::read(FDS_CLOSED_ON_DROP).expect("read the program");
-    let composed = nativesock::compose::compose_with_semantics(&app).expect("compose");
-    let component = Component::new(&engine, composed).expect("compile");
-    let metrics = engine
+    let pooled = Pooled::new(1);
+    let metrics = pooled
+        .engine
         .pooling_allocator_metrics()
         .expect("a pooling engine");
     for _ in 0..3 {
-        let (stdout, stderr) = (
-            MemoryOutputPipe::new(1 << 16),
-            MemoryOutputPipe::new(1 << 16),
-        );
-        let state = AppState::new(wasi(&[], &stdout, &stderr), loopback().build());
-        Output::new(
-            run_command(&engine, &linker, &component, state),
-            &stdout,
-            &stderr,
-        )
-        .assert_success();
+        pooled.run();
         // Both memories (the app's and the semantics component's) are warm
         // and reset; each is larger than 1 MiB (a 1 MiB Rust stack, then
         // data and heap), of which the program touches a few dozen pages.
@@ -189,5 +142,50 @@ fn warm_pooling_slots_keep_resident_only_what_was_touched() {
             resident > 0 && resident < POOL_KEEP_RESIDENT / 4,
             "{resident} bytes kept resident by two warm memories"
         );
+    }
+}
+
+/// `FDS_CLOSED_ON_DROP` composed and compiled for an engine with
+/// `nativesock::run::pooling_config(slots, 64 MiB)`.
+struct Pooled {
+    engine: wasmtime::Engine,
+    linker: wasmtime::component::Linker<nativesock::run::AppState>,
+    component: wasmtime::component::Component,
+}
+
+impl Pooled {
+    fn new(slots: u32) -> Self {
+        use wasmtime::{Config, Engine, InstanceAllocationStrategy};
+        let mut config = Config::new();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(
+            nativesock::run::pooling_config(slots, 64 << 20),
+        ));
+        let engine = Engine::new(&config).expect("engine");
+        let linker = nativesock::run::linker(&engine).expect("linker");
+        let app = std::fs::read(FDS_CLOSED_ON_DROP).expect("read the program");
+        let composed = nativesock::compose::compose_with_semantics(&app).expect("compose");
+        let component = wasmtime::component::Component::new(&engine, composed).expect("compile");
+        Pooled {
+            engine,
+            linker,
+            component,
+        }
+    }
+
+    /// One store in the pool, run to a successful exit.
+    fn run(&self) -> Output {
+        use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+        let (stdout, stderr) = (
+            MemoryOutputPipe::new(1 << 16),
+            MemoryOutputPipe::new(1 << 16),
+        );
+        let state = nativesock::run::AppState::new(wasi(&[], &stdout, &stderr), loopback().build());
+        let output = Output::new(
+            nativesock::run::run_command(&self.engine, &self.linker, &self.component, state),
+            &stdout,
+            &stderr,
+        );
+        output.assert_success();
+        output
     }
 }
