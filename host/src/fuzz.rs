@@ -507,22 +507,9 @@ impl World {
         let lo = *inside_ports.iter().min().unwrap();
         let hi = *inside_ports.iter().max().unwrap();
         // Outside ones: ports not in [lo, hi].
-        let outside_tcp = bind_outside(
-            || {
-                let l = TcpListener::bind("127.0.0.1:0").ok()?;
-                let port = l.local_addr().ok()?.port();
-                Some((l, port))
-            },
-            (lo, hi),
-        );
-        let outside_udp = bind_outside(
-            || {
-                let u = UdpSocket::bind("127.0.0.1:0").ok()?;
-                let port = u.local_addr().ok()?.port();
-                Some((u, port))
-            },
-            (lo, hi),
-        );
+        let outside_tcp =
+            bind_outside(|port| TcpListener::bind(("127.0.0.1", port)).ok(), (lo, hi));
+        let outside_udp = bind_outside(|port| UdpSocket::bind(("127.0.0.1", port)).ok(), (lo, hi));
         for l in &inside_tcp {
             l.set_nonblocking(true).unwrap();
         }
@@ -814,16 +801,19 @@ impl World {
     }
 }
 
-/// A socket from `bind` whose 127.0.0.1 port is outside `range`.
-fn bind_outside<T>(bind: impl Fn() -> Option<(T, u16)>, range: (u16, u16)) -> T {
-    for _ in 0..200 {
-        if let Some((s, port)) = bind()
-            && !(range.0..=range.1).contains(&port)
-        {
-            return s;
-        }
-    }
-    panic!("no port outside {range:?}");
+/// A socket bound by `bind` to a 127.0.0.1 port outside `range`: the
+/// free ports above it, then those below it (unprivileged ones), tried in
+/// turn. (Asking the kernel for ephemeral ports until one falls outside
+/// failed when the inside ports spanned most of the ephemeral range.)
+fn bind_outside<T>(bind: impl Fn(u16) -> Option<T>, range: (u16, u16)) -> T {
+    let above = range.1.saturating_add(1)..=u16::MAX;
+    let below = 1024..range.0;
+    above
+        .filter(|&p| p > range.1)
+        .chain(below)
+        .take(5_000)
+        .find_map(bind)
+        .unwrap_or_else(|| panic!("no free port outside {range:?}"))
 }
 
 /// Whether a call succeeded (counted, to see that the cases do something).
