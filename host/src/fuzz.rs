@@ -806,10 +806,9 @@ impl World {
 /// turn. (Asking the kernel for ephemeral ports until one falls outside
 /// failed when the inside ports spanned most of the ephemeral range.)
 fn bind_outside<T>(bind: impl Fn(u16) -> Option<T>, range: (u16, u16)) -> T {
-    let above = range.1.saturating_add(1)..=u16::MAX;
+    let above = (range.1..=u16::MAX).skip(1);
     let below = 1024..range.0;
     above
-        .filter(|&p| p > range.1)
         .chain(below)
         .take(5_000)
         .find_map(bind)

@@ -174,16 +174,13 @@ impl Pooled {
 
     /// One store in the pool, run to a successful exit.
     fn run(&self) -> Output {
-        use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-        let (stdout, stderr) = (
-            MemoryOutputPipe::new(1 << 16),
-            MemoryOutputPipe::new(1 << 16),
-        );
-        let state = nativesock::run::AppState::new(wasi(&[], &stdout, &stderr), loopback().build());
-        let output = Output::new(
-            nativesock::run::run_command(&self.engine, &self.linker, &self.component, state),
-            &stdout,
-            &stderr,
+        let output = run_with(
+            &self.engine,
+            &self.linker,
+            &self.component,
+            &[],
+            &mut loopback(),
+            wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(1 << 16),
         );
         output.assert_success();
         output

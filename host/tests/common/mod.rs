@@ -240,6 +240,20 @@ pub fn run_to(
     ctx: &mut NativesockCtxBuilder,
     stdout: MemoryOutputPipe,
 ) -> Output {
+    let rt = runtime();
+    run_with(&rt.engine, &rt.linker, component, args, ctx, stdout)
+}
+
+/// As [`run_to`], in a store of `engine` (for a test with an engine of
+/// its own, such as a pooling one).
+pub fn run_with(
+    engine: &Engine,
+    linker: &Linker<AppState>,
+    component: &Component,
+    args: &[&str],
+    ctx: &mut NativesockCtxBuilder,
+    stdout: MemoryOutputPipe,
+) -> Output {
     let stderr = MemoryOutputPipe::new(CAPACITY);
     // `wasi:sockets` with the same grants, as the CLI runs programs.
     let mut wasi = wasi_builder(args, &stdout, &stderr);
@@ -249,8 +263,7 @@ pub fn run_to(
         table: ResourceTable::new(),
         nativesock: ctx.build(),
     };
-    let rt = runtime();
-    let status = run_command(&rt.engine, &rt.linker, component, state);
+    let status = run_command(engine, linker, component, state);
     Output::new(status, &stdout, &stderr)
 }
 
