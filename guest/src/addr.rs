@@ -30,7 +30,9 @@ mod inet;
 #[rustfmt::skip]
 mod inet_vectors;
 
-use crate::bindings::exports::nativesock::socket::socket::{Address, Value};
+use std::borrow::Cow;
+
+use crate::bindings::exports::nativesock::socket::socket::{self as exported, Address, Value};
 use crate::bindings::nativesock::socket::native::{
     self, AuditArg, AuditScalar, Inet6Address, InetAddress, Sockaddr,
 };
@@ -88,11 +90,12 @@ pub fn setipaddr(name: &str, family: i32) -> PyResult<Sockaddr> {
 /// (`socket.connect` passes `('localhost', 80)` unresolved). A list (which
 /// never passes `getsockaddrarg`) is shown as a tuple.
 pub fn audit_arg(addr: &Address) -> AuditArg {
-    match addr {
+    match &*as_python(addr) {
         Address::Tuple(items) | Address::List(items) => {
             AuditArg::Tuple(items.iter().map(audit_scalar).collect())
         }
         Address::Scalar(v) => AuditArg::Scalar(audit_scalar(v)),
+        Address::Inet(_) => unreachable!("as_python returns no inet address"),
     }
 }
 
@@ -212,6 +215,22 @@ impl Families {
 }
 
 /// The name lookups `setipaddr` makes.
+/// The address as the Python object it stands for: an `inet` address (the
+/// form the component returns `AF_INET` addresses in) as CPython's
+/// `(host, port)` tuple; any other as it is.
+pub fn as_python(addr: &Address) -> Cow<'_, Address> {
+    match addr {
+        Address::Inet(a) => {
+            let (b0, b1, b2, b3) = a.octets;
+            Cow::Owned(Address::Tuple(vec![
+                Value::Str(inet::ntop4([b0, b1, b2, b3])),
+                Value::Int(i64::from(a.port)),
+            ]))
+        }
+        other => Cow::Borrowed(other),
+    }
+}
+
 pub(crate) trait Resolver {
     /// `getaddrinfo(NULL, "0", {af, SOCK_DGRAM, AI_PASSIVE})`: the addresses.
     fn wildcard(&mut self, af: i32) -> PyResult<Vec<Sockaddr>>;
@@ -226,6 +245,7 @@ fn address_type_name(addr: &Address) -> &str {
         Address::Tuple(_) => "tuple",
         Address::List(_) => "list",
         Address::Scalar(v) => crate::conv::type_name(v),
+        Address::Inet(_) => "tuple",
     }
 }
 
@@ -278,6 +298,7 @@ pub(crate) fn sockaddr_arg(
     sun_path_size: usize,
     resolver: &mut impl Resolver,
 ) -> PyResult<Sockaddr> {
+    let addr = &*as_python(addr);
     match kind {
         Kind::Unix => unix_arg(addr, sun_path_size).map(Sockaddr::Unix),
         Kind::Inet => {
@@ -447,13 +468,10 @@ pub(crate) fn set_ip_addr(
 pub(crate) fn make_sockaddr(sa: &Sockaddr) -> Option<Address> {
     Some(match sa {
         Sockaddr::Unspec => return None,
-        Sockaddr::Inet(a) => {
-            let (b0, b1, b2, b3) = a.addr;
-            Address::Tuple(vec![
-                Value::Str(inet::ntop4([b0, b1, b2, b3])),
-                Value::Int(i64::from(a.port)),
-            ])
-        }
+        Sockaddr::Inet(a) => Address::Inet(exported::InetAddress {
+            octets: a.addr,
+            port: a.port,
+        }),
         Sockaddr::Inet6(a) => {
             let (w0, w1, w2, w3, w4, w5, w6, w7) = a.addr;
             Address::Tuple(vec![

@@ -2,6 +2,7 @@
 //! `create_connection`, `create_server` and `has_dualstack_ipv6`, as
 //! Python 3.11 writes them, on the component's own socket object.
 
+use crate::addr;
 use crate::bindings::exports::nativesock::socket::socket::{
     Address, Error, GuestSocket, Socket, Value,
 };
@@ -40,7 +41,7 @@ pub fn is_os_error(e: &Error) -> bool {
 
 /// `host, port = address`: Python's unpacking of any iterable into two names.
 fn unpack_pair(address: &Address) -> PyResult<(Value, Value)> {
-    let items: Vec<Value> = match address {
+    let items: Vec<Value> = match &*addr::as_python(address) {
         Address::Tuple(items) | Address::List(items) => items.clone(),
         Address::Scalar(Value::Str(s)) => s.chars().map(|c| Value::Str(c.into())).collect(),
         Address::Scalar(Value::Bytes(b)) => b.iter().map(|&c| Value::Int(c.into())).collect(),
@@ -50,6 +51,7 @@ fn unpack_pair(address: &Address) -> PyResult<(Value, Value)> {
                 conv::type_name(other)
             )));
         }
+        Address::Inet(_) => unreachable!("as_python returns no inet address"),
     };
     match <[Value; 2]>::try_from(items) {
         Ok([host, port]) => Ok((host, port)),

@@ -181,7 +181,7 @@ pub fn gethostbyaddr(ip_address: Value) -> PyResult<Hostent> {
 /// `getaddrinfo` of the host, then `getnameinfo`.
 pub fn getnameinfo(sockaddr: Address, flags: &Value) -> PyResult<(String, String)> {
     let flags = conv::arg_i(flags)?;
-    let Address::Tuple(items) = &sockaddr else {
+    let Address::Tuple(items) = &*addr::as_python(&sockaddr) else {
         return Err(type_error("getnameinfo() argument 1 must be a tuple"));
     };
     const ILLEGAL: &str = "getnameinfo(): illegal sockaddr argument";

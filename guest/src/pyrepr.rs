@@ -71,13 +71,14 @@ pub fn value_truthy(v: &Value) -> bool {
 pub fn address_truthy(a: &Address) -> bool {
     match a {
         Address::Tuple(items) | Address::List(items) => !items.is_empty(),
+        Address::Inet(_) => true,
         Address::Scalar(v) => value_truthy(v),
     }
 }
 
 /// `str(address)`: a tuple or list shows its items' `repr`, a scalar its `str`.
 pub fn address_str(a: &Address) -> String {
-    match a {
+    match &*crate::addr::as_python(a) {
         Address::Tuple(items) => {
             let parts: Vec<String> = items.iter().map(value_repr).collect();
             if parts.len() == 1 {
@@ -91,6 +92,7 @@ pub fn address_str(a: &Address) -> String {
             format!("[{}]", parts.join(", "))
         }
         Address::Scalar(v) => value_str(v),
+        Address::Inet(_) => unreachable!("as_python returns no inet address"),
     }
 }
 

@@ -118,6 +118,8 @@ function address(a) {
 
 function fromAddress(a) {
   if (a === undefined || a === null) return null;
+  // AF_INET crosses as four octets and a port, not as a string.
+  if (a.tag === 'inet') return [a.val.octets.join('.'), a.val.port];
   if (a.tag === 'scalar') return fromValue(a.val);
   return a.val.map(fromValue);
 }

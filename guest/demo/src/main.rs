@@ -109,6 +109,10 @@ impl Repr for Address {
             Address::Tuple(items) => format!("({})", join(items)),
             Address::List(items) => format!("[{}]", join(items)),
             Address::Scalar(value) => value.repr(),
+            Address::Inet(a) => {
+                let (b0, b1, b2, b3) = a.octets;
+                format!("('{b0}.{b1}.{b2}.{b3}', {})", a.port)
+            }
         }
     }
 }
@@ -149,6 +153,7 @@ fn port_of(address: &Address) -> i64 {
             Some(Value::Int(port)) => *port,
             _ => 0,
         },
+        Address::Inet(a) => a.port.into(),
         _ => 0,
     }
 }

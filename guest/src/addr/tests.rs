@@ -50,7 +50,7 @@ fn repr(v: &Value) -> String {
 }
 
 fn repr_addr(a: &Address) -> String {
-    match a {
+    match &*super::as_python(a) {
         Address::Tuple(items) => {
             let inner: Vec<String> = items.iter().map(repr).collect();
             format!("({})", inner.join(", "))
@@ -60,6 +60,7 @@ fn repr_addr(a: &Address) -> String {
             format!("[{}]", inner.join(", "))
         }
         Address::Scalar(v) => repr(v),
+        Address::Inet(_) => unreachable!("as_python returns no inet address"),
     }
 }
 
@@ -772,6 +773,41 @@ fn makesockaddr_inet() {
         })),
         "('127.0.0.1', 65535)"
     );
+}
+
+#[test]
+fn makesockaddr_inet_is_flat() {
+    // No list and no str cross for an AF_INET result.
+    let made = make_sockaddr(&Sockaddr::Inet(InetAddress {
+        addr: (10, 0, 0, 255),
+        port: 8080,
+    }));
+    assert!(
+        matches!(
+            made,
+            Some(Address::Inet(a)) if a.octets == (10, 0, 0, 255) && a.port == 8080
+        ),
+        "{made:?}"
+    );
+}
+
+#[test]
+fn inet_address_in_is_the_tuple() {
+    // Passed back in, a returned address is the tuple it stands for, for
+    // every family and caller.
+    let flat = Address::Inet(
+        crate::bindings::exports::nativesock::socket::socket::InetAddress {
+            octets: (127, 0, 0, 1),
+            port: 65535,
+        },
+    );
+    let pair = tuple(vec![s("127.0.0.1"), i(65535)]);
+    for family in [2, 10, 1, 12345] {
+        for caller in ["connect", "bind", "sendto"] {
+            assert_eq!(arg(family, &flat, caller), arg(family, &pair, caller));
+        }
+    }
+    assert_eq!(arg(2, &flat, "connect"), "inet 127.0.0.1:65535");
 }
 
 #[test]

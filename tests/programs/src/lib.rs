@@ -25,6 +25,25 @@ pub fn inet(host: &str, port: u16) -> Address {
     Address::Tuple(vec![Value::Str(host.into()), Value::Int(port.into())])
 }
 
+/// `(host, port)` with a dotted-quad host, as the component returns it
+/// (`address::inet`).
+pub fn returned(address: &Address) -> Address {
+    match address {
+        Address::Tuple(items) => match items.as_slice() {
+            [Value::Str(host), Value::Int(port)] => {
+                let ip: std::net::Ipv4Addr = host.parse().expect("a dotted quad");
+                let [b0, b1, b2, b3] = ip.octets();
+                Address::Inet(nativesock::socket::socket::InetAddress {
+                    octets: (b0, b1, b2, b3),
+                    port: u16::try_from(*port).expect("port in range"),
+                })
+            }
+            _ => panic!("not an AF_INET pair: {address:?}"),
+        },
+        other => panic!("not an AF_INET pair: {other:?}"),
+    }
+}
+
 /// The port of an `AF_INET` or `AF_INET6` address as CPython returns it.
 pub fn port_of(address: &Address) -> u16 {
     match address {
@@ -32,6 +51,7 @@ pub fn port_of(address: &Address) -> u16 {
             Some(Value::Int(port)) => u16::try_from(*port).expect("port in range"),
             other => panic!("no port in {address:?}: {other:?}"),
         },
+        Address::Inet(a) => a.port,
         other => panic!("not an inet address: {other:?}"),
     }
 }
@@ -308,6 +328,20 @@ pub mod py {
             Address::Tuple(items) => tuple(&items.iter().map(v).collect::<Vec<_>>()),
             Address::List(items) => list(&items.iter().map(v).collect::<Vec<_>>()),
             Address::Scalar(value) => v(value),
+            Address::Inet(a) => tuple(&[host(address), a.port.to_string()]),
+        }
+    }
+
+    /// `repr(address[0])` of an `AF_INET` or `AF_INET6` address, or
+    /// `repr(address)` of any other.
+    pub fn host(address: &Address) -> String {
+        match address {
+            Address::Tuple(items) if !items.is_empty() => v(&items[0]),
+            Address::Inet(a) => {
+                let (b0, b1, b2, b3) = a.octets;
+                format!("'{b0}.{b1}.{b2}.{b3}'")
+            }
+            other => addr(other),
         }
     }
 

@@ -106,6 +106,9 @@ def _address(a):
 def _py_address(a):
     if a is None:
         return None
+    if isinstance(a, _ns.Address_Inet):
+        # AF_INET crosses as four octets and a port, not as a str.
+        return "%d.%d.%d.%d" % a.value.octets, a.value.port
     if isinstance(a, _ns.Address_Tuple):
         return tuple(_py(x) for x in a.value)
     if isinstance(a, _ns.Address_List):

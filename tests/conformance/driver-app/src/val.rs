@@ -151,6 +151,13 @@ impl Val {
             ns::Address::Tuple(items) => Val::Tuple(items.into_iter().map(Val::from_wit).collect()),
             ns::Address::List(items) => Val::List(items.into_iter().map(Val::from_wit).collect()),
             ns::Address::Scalar(v) => Val::from_wit(v),
+            ns::Address::Inet(a) => {
+                let (b0, b1, b2, b3) = a.octets;
+                Val::Tuple(vec![
+                    Val::Str(format!("{b0}.{b1}.{b2}.{b3}")),
+                    Val::Int(a.port.into()),
+                ])
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ fn main() {
     let s = tcp();
     assert_eq!(s.gettimeout(), None);
     assert_eq!(s.connect(&addr), Ok(()));
-    assert_eq!(s.getpeername(), Ok(addr.clone()));
+    assert_eq!(s.getpeername(), Ok(returned(&addr)));
     let (conn, peer) = server.accept().expect("accept()");
     assert_eq!(Ok(peer), s.getsockname());
     assert_eq!(conn.getpeername(), s.getsockname());
@@ -27,13 +27,13 @@ fn main() {
 
     let c = tcp();
     assert_eq!(c.connect_ex(&addr), Ok(0));
-    assert_eq!(c.getpeername(), Ok(addr.clone()));
+    assert_eq!(c.getpeername(), Ok(returned(&addr)));
     println!("connect_ex -> 0");
 
     let t = tcp();
     t.settimeout(&float(2.0)).expect("settimeout(2.0)");
     assert_eq!(t.connect(&addr), Ok(()));
     assert_eq!(t.gettimeout(), Some(2.0));
-    assert_eq!(t.getpeername(), Ok(addr));
+    assert_eq!(t.getpeername(), Ok(returned(&addr)));
     println!("timeout-mode connect -> None");
 }

@@ -35,7 +35,7 @@ fn main() {
     );
     assert_eq!(settle(&s, &addr), 0);
     assert_eq!(s.connect_ex(&addr), Ok(106));
-    assert_eq!(s.getpeername(), Ok(addr.clone()));
+    assert_eq!(s.getpeername(), Ok(returned(&addr)));
     println!("connect -> BlockingIOError 115, then 0, then 106");
 
     let c = tcp();

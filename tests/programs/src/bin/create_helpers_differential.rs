@@ -23,13 +23,6 @@ fn opt(s: &Socket, level: &str, name: &str) -> i64 {
     }
 }
 
-fn host_of(a: &Address) -> String {
-    match a {
-        Address::Tuple(items) => py::v(&items[0]),
-        other => py::addr(other),
-    }
-}
-
 fn timeout(t: Option<f64>) -> String {
     t.map_or("None".into(), |t| format!("{t:?}"))
 }
@@ -40,7 +33,7 @@ fn conn(s: &Socket) -> String {
         s.type_().to_string(),
         s.proto().to_string(),
         timeout(s.gettimeout()),
-        host_of(&s.getsockname().expect("getsockname")),
+        py::host(&s.getsockname().expect("getsockname")),
         py::addr(&s.getpeername().expect("getpeername")),
     ]);
     s.close().expect("close");
@@ -57,7 +50,7 @@ fn server(s: &Socket) -> String {
         s.family().to_string(),
         s.type_().to_string(),
         timeout(s.gettimeout()),
-        host_of(&s.getsockname().expect("getsockname")),
+        py::host(&s.getsockname().expect("getsockname")),
         if opt(s, "SOL_SOCKET", "SO_REUSEADDR") != 0 {
             "True"
         } else {

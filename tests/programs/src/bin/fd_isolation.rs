@@ -16,7 +16,7 @@ fn owner() {
     let (conn, _) = server.accept().expect("the intruder's connection");
     assert_eq!(server.fileno(), fd);
     assert_eq!(port_of(&server.getsockname().expect("getsockname()")), port);
-    assert_eq!(conn.getsockname(), Ok(inet("127.0.0.1", port)));
+    assert_eq!(conn.getsockname(), Ok(returned(&inet("127.0.0.1", port))));
     println!("the listener is intact");
 }
 

@@ -207,9 +207,9 @@ fn main() {
     u.sendto(b"xyz", None, &u.getsockname().unwrap()).unwrap();
     let r = recvfrom_into(&u, &mut buf, None, None);
     py::show("u.recvfrom_into(buf)", r, |(n, addr)| {
-        let host = match addr {
-            Some(Address::Tuple(items)) => py::v(&items[0]),
-            other => opt_addr(other),
+        let host = match &addr {
+            Some(a) => py::host(a),
+            None => opt_addr(addr),
         };
         py::tuple(&[n.to_string(), host, py::b(&buf)])
     });
