@@ -795,12 +795,20 @@ impl GuestSocket for PySocket {
                 })
             })
             .collect::<PyResult<Vec<_>>>()?;
-        // The host takes flat lists (see `native.wit`).
+        // The host takes flat lists (see `native.wit`). One buffer, the
+        // common case, is already flat: joining it would copy every byte.
         let lengths: Vec<u32> = buffers.iter().map(|b| wasm_len(b.len())).collect();
-        let data = buffers.concat();
+        let joined;
+        let data: &[u8] = match buffers.as_slice() {
+            [one] => one,
+            _ => {
+                joined = buffers.concat();
+                &joined
+            }
+        };
         let control: Vec<u8> = ancdata.into_iter().flat_map(|a| a.data).collect();
         let n = self.sock_call(true, |fd| {
-            native::sendmsg(fd, &data, &lengths, &headers, &control, flags, sa.as_ref())
+            native::sendmsg(fd, data, &lengths, &headers, &control, flags, sa.as_ref())
         })?;
         Ok(n.into())
     }
