@@ -214,7 +214,6 @@ impl Families {
     }
 }
 
-/// The name lookups `setipaddr` makes.
 /// The address as the Python object it stands for: an `inet` address (the
 /// form the component returns `AF_INET` addresses in) as CPython's
 /// `(host, port)` tuple; any other as it is.
@@ -231,6 +230,7 @@ pub fn as_python(addr: &Address) -> Cow<'_, Address> {
     }
 }
 
+/// The name lookups `setipaddr` makes.
 pub(crate) trait Resolver {
     /// `getaddrinfo(NULL, "0", {af, SOCK_DGRAM, AI_PASSIVE})`: the addresses.
     fn wildcard(&mut self, af: i32) -> PyResult<Vec<Sockaddr>>;

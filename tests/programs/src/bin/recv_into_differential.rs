@@ -207,10 +207,7 @@ fn main() {
     u.sendto(b"xyz", None, &u.getsockname().unwrap()).unwrap();
     let r = recvfrom_into(&u, &mut buf, None, None);
     py::show("u.recvfrom_into(buf)", r, |(n, addr)| {
-        let host = match &addr {
-            Some(a) => py::host(a),
-            None => opt_addr(addr),
-        };
+        let host = addr.as_ref().map_or_else(|| opt_addr(addr), py::host);
         py::tuple(&[n.to_string(), host, py::b(&buf)])
     });
 
