@@ -6,7 +6,9 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 
 use wasmtime::error::Context as _;
 
-use wasmtime::component::{HasData, Linker};
+use tracing::Instrument as _;
+use wasmtime::StoreContextMut;
+use wasmtime::component::{HasData, Linker, LinkerInstance, WasmList};
 
 use crate::bindings::r#async::nativesock::socket::native as wit_async;
 use crate::bindings::sync::nativesock::socket::native as wit;
@@ -21,11 +23,16 @@ use crate::sys::{self, AddrInfo, GaiError, SockAddr};
 /// The functions are synchronous: they block the calling thread as the
 /// native calls would. For a host on tokio, use [`add_to_linker_async`].
 ///
+/// `send` and `sendmsg` hand the kernel the guest's bytes where they lie
+/// in its memory, without copying them first. Defining them takes name
+/// shadowing for a moment; `linker`'s setting is left as it was.
+///
 /// # Errors
 ///
 /// When `linker` already defines the interface (and does not allow shadowing).
 pub fn add_to_linker<T: NativesockView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     wit::add_to_linker::<T, HasNativesock>(linker, T::nativesock)
+        .and_then(|()| sends_in_place(linker, define_sends))
         .context("failed to add `nativesock:socket/native@0.1.0` to the linker")
 }
 
@@ -45,7 +52,8 @@ pub fn add_to_linker<T: NativesockView + 'static>(linker: &mut Linker<T>) -> was
 /// them, under the same cap and cancel. The runtime must have its IO and time
 /// drivers enabled (`enable_all`), as wasmtime-wasi's own async sockets
 /// need; called outside a runtime, the functions block as the
-/// synchronous ones do.
+/// synchronous ones do. `send` and `sendmsg` read the guest's bytes in
+/// place, as [`add_to_linker`]'s do.
 ///
 /// # Errors
 ///
@@ -54,7 +62,213 @@ pub fn add_to_linker_async<T: NativesockView + 'static>(
     linker: &mut Linker<T>,
 ) -> wasmtime::Result<()> {
     wit_async::add_to_linker::<T, HasNativesock>(linker, T::nativesock)
+        .and_then(|()| sends_in_place(linker, define_sends_async))
         .context("failed to add `nativesock:socket/native@0.1.0` to the linker")
+}
+
+/// The WIT interface's name in a linker.
+const NATIVE: &str = "nativesock:socket/native@0.1.0";
+
+/// Replaces the generated `send` and `sendmsg` in `linker` with `define`'s,
+/// which read the guest's bytes where they are ([`in_place`]) instead of
+/// lifting them into a `Vec` first: one copy of every byte sent fewer.
+/// The generated ones stay the `Host` trait's, for callers of the trait.
+///
+/// Redefining a name takes shadowing, which a linker may not allow. If it
+/// does, the first try succeeds; if not, shadowing is allowed for the
+/// redefinition alone, and disallowed again, as it was.
+fn sends_in_place<T: 'static>(
+    linker: &mut Linker<T>,
+    define: fn(&mut LinkerInstance<'_, T>) -> wasmtime::Result<()>,
+) -> wasmtime::Result<()> {
+    if define(&mut linker.instance(NATIVE)?).is_ok() {
+        return Ok(());
+    }
+    linker.allow_shadowing(true);
+    let defined = linker.instance(NATIVE).and_then(|mut i| define(&mut i));
+    linker.allow_shadowing(false);
+    defined
+}
+
+/// The bytes of `data` where the guest wrote them, beside the store's view.
+///
+/// The host functions that use this lift every other argument as the
+/// generated ones do; `data` is a [`WasmList`], which wasmtime has already
+/// checked lies within the guest's memory (and charged fuel for).
+fn in_place<'a, T: NativesockView + 'static>(
+    store: &'a mut StoreContextMut<'_, T>,
+    data: &WasmList<u8>,
+) -> (&'a [u8], NativesockCtxView<'a>) {
+    let bytes: *const [u8] = data.as_le_slice(&*store);
+    // SAFETY: `bytes` is in the guest's linear memory, which is not part of
+    // the store's data `T`: the view borrows `T` alone, so the two do not
+    // alias. Nothing can write, grow, move or unmap that memory while the
+    // host call holds `store` (until `'a` ends): no guest code runs in the
+    // store until the call returns, the host code behind the view has no
+    // handle on the store, and a component's memories are never shared
+    // with other threads.
+    let bytes = unsafe { &*bytes };
+    (bytes, store.data_mut().nativesock())
+}
+
+/// Opens a host call's trace span as the generated functions do.
+macro_rules! import_span {
+    ($function:literal) => {
+        tracing::span!(
+            tracing::Level::TRACE,
+            "wit-bindgen import",
+            module = "native",
+            function = $function,
+        )
+    };
+}
+
+/// Logs a `send`'s call as the generated function does (lists left out).
+macro_rules! send_called {
+    ($fd:expr, $flags:expr) => {
+        tracing::event!(
+            tracing::Level::TRACE,
+            fd = tracing::field::debug(&$fd),
+            data = tracing::field::debug("..."),
+            flags = tracing::field::debug(&$flags),
+            "call"
+        )
+    };
+}
+
+/// Logs a `sendmsg`'s call as the generated function does (lists left out).
+macro_rules! sendmsg_called {
+    ($fd:expr, $flags:expr, $address:expr) => {
+        tracing::event!(
+            tracing::Level::TRACE,
+            fd = tracing::field::debug(&$fd),
+            data = tracing::field::debug("..."),
+            lengths = tracing::field::debug("..."),
+            ancillary = tracing::field::debug("..."),
+            ancillary_data = tracing::field::debug("..."),
+            flags = tracing::field::debug(&$flags),
+            address = tracing::field::debug(&$address),
+            "call"
+        )
+    };
+}
+
+/// Logs a call's result as the generated functions do.
+macro_rules! returned_event {
+    ($result:expr) => {
+        tracing::event!(
+            tracing::Level::TRACE,
+            result = tracing::field::debug(&$result),
+            "return"
+        )
+    };
+}
+
+/// `sendmsg`'s arguments, with `data` in place.
+type SendmsgArgs<C, A> = (
+    wit::Fd,
+    WasmList<u8>,
+    Vec<u32>,
+    Vec<C>,
+    Vec<u8>,
+    i32,
+    Option<A>,
+);
+
+/// `send` and `sendmsg` for a synchronous store (see [`sends_in_place`]).
+fn define_sends<T: NativesockView + 'static>(
+    linker: &mut LinkerInstance<'_, T>,
+) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        "send",
+        |mut store: StoreContextMut<'_, T>, (fd, data, flags): (wit::Fd, WasmList<u8>, i32)| {
+            let span = import_span!("send");
+            let _enter = span.enter();
+            send_called!(fd, flags);
+            let (data, view) = in_place(&mut store, &data);
+            let r = blocking_calls::send(view.ctx, fd, data, flags);
+            returned_event!(r);
+            Ok((r,))
+        },
+    )?;
+    linker.func_wrap(
+        "sendmsg",
+        |mut store: StoreContextMut<'_, T>,
+         (fd, data, lengths, ancillary, ancillary_data, flags, address): SendmsgArgs<
+            wit::CmsgHeader,
+            wit::Sockaddr,
+        >| {
+            let span = import_span!("sendmsg");
+            let _enter = span.enter();
+            sendmsg_called!(fd, flags, address);
+            let (data, view) = in_place(&mut store, &data);
+            let r = blocking_calls::sendmsg(
+                view.ctx,
+                fd,
+                data,
+                &lengths,
+                &ancillary,
+                &ancillary_data,
+                flags,
+                address,
+            );
+            returned_event!(r);
+            Ok((r,))
+        },
+    )
+}
+
+/// `send` and `sendmsg` for an async store (see [`sends_in_place`]).
+fn define_sends_async<T: NativesockView + 'static>(
+    linker: &mut LinkerInstance<'_, T>,
+) -> wasmtime::Result<()> {
+    linker.func_wrap_async(
+        "send",
+        |mut store: StoreContextMut<'_, T>,
+         (fd, data, flags): (wit_async::Fd, WasmList<u8>, i32)| {
+            let span = import_span!("send");
+            Box::new(
+                async move {
+                    send_called!(fd, flags);
+                    let (data, view) = in_place(&mut store, &data);
+                    let r = awaiting_calls::send(view.ctx, fd, data, flags).await;
+                    returned_event!(r);
+                    Ok((r,))
+                }
+                .instrument(span),
+            )
+        },
+    )?;
+    linker.func_wrap_async(
+        "sendmsg",
+        |mut store: StoreContextMut<'_, T>,
+         (fd, data, lengths, ancillary, ancillary_data, flags, address): SendmsgArgs<
+            wit_async::CmsgHeader,
+            wit_async::Sockaddr,
+        >| {
+            let span = import_span!("sendmsg");
+            Box::new(
+                async move {
+                    sendmsg_called!(fd, flags, address);
+                    let (data, view) = in_place(&mut store, &data);
+                    let r = awaiting_calls::sendmsg(
+                        view.ctx,
+                        fd,
+                        data,
+                        &lengths,
+                        &ancillary,
+                        &ancillary_data,
+                        flags,
+                        address,
+                    )
+                    .await;
+                    returned_event!(r);
+                    Ok((r,))
+                }
+                .instrument(span),
+            )
+        },
+    )
 }
 
 /// Marks [`NativesockCtxView`] as the data the generated host functions borrow.
@@ -89,11 +303,74 @@ fn count(n: usize) -> Result<u32, wit::Errno> {
 }
 
 /// The conversions between a generated module's types and the crate's,
-/// and its `Host` implementation: `$wit` is the module, `$mode` how calls
-/// that can wait do so (`wait.rs`), `$block` runs such a call's future
-/// (`now` or `.await`), and `async` marks the methods that are async.
+/// and its `Host` implementation, in module `$calls` with the sends that
+/// [`in_place`] also calls: `$wit` is the generated module, `$mode` how
+/// calls that can wait do so (`wait.rs`), `$block` runs such a call's
+/// future (`now` or `.await`), `$finish` takes a `$calls` function's result
+/// (as it is or `.await`), and `async` marks the functions that are async.
 macro_rules! bindings_for {
-    ($wit:ident, $mode:expr, $block:ident $(, $async:tt)?) => {
+    ($calls:ident, $wit:ident, $mode:expr, $block:ident, $finish:ident $(, $async:tt)?) => {
+    mod $calls {
+    use super::*;
+
+    /// `send` of `data`, wherever its bytes are (see [`in_place`]).
+    pub(super) $($async)? fn send(
+        ctx: &mut crate::NativesockCtx,
+        fd: $wit::Fd,
+        data: &[u8],
+        flags: i32,
+    ) -> Result<u32, $wit::Errno> {
+        count($block!(ctx.send_in($mode, fd, data, flags))?)
+    }
+
+    /// `sendmsg` of `data`, wherever its bytes are (see [`in_place`]).
+    #[allow(clippy::too_many_arguments)] // the WIT function's own
+    pub(super) $($async)? fn sendmsg(
+        ctx: &mut crate::NativesockCtx,
+        fd: $wit::Fd,
+        data: &[u8],
+        lengths: &[u32],
+        ancillary: &[$wit::CmsgHeader],
+        ancillary_data: &[u8],
+        flags: i32,
+        address: Option<$wit::Sockaddr>,
+    ) -> Result<u32, $wit::Errno> {
+        // The kernel looks the fd up before it reads the message.
+        if !ctx.owns_fd(fd) {
+            return Err(libc::EBADF);
+        }
+        if lengths.len() > crate::ctx::MAX_IOV {
+            return Err(libc::EMSGSIZE);
+        }
+        let buffers = split(data, lengths.iter().map(|&n| n as usize))?;
+        // Each item takes at least a header (`CMSG_SPACE`) of control buffer.
+        let space = ancillary.iter().try_fold(0usize, |total, h| {
+            let space = (h.length as usize).saturating_add(16);
+            Some(total.saturating_add(space)).filter(|&t| t <= crate::ctx::MAX_SOCKOPT_LEN)
+        });
+        if space.is_none() {
+            return Err(libc::ENOBUFS);
+        }
+        let items = split(ancillary_data, ancillary.iter().map(|h| h.length as usize))?;
+        let ancillary: Vec<sys::Cmsg> = ancillary
+            .iter()
+            .zip(items)
+            .map(|(h, data)| sys::Cmsg {
+                level: h.level,
+                kind: h.kind,
+                data: data.to_vec(),
+            })
+            .collect();
+        let address = address.map(SockAddr::from);
+        count($block!(ctx.sendmsg_in($mode,
+            fd,
+            &buffers,
+            &ancillary,
+            flags,
+            address.as_ref()
+        ))?)
+    }
+
     impl From<$wit::Sockaddr> for SockAddr {
         fn from(a: $wit::Sockaddr) -> SockAddr {
             match a {
@@ -305,7 +582,7 @@ macro_rules! bindings_for {
         }
 
         $($async)? fn send(&mut self, fd: $wit::Fd, data: Vec<u8>, flags: i32) -> Result<u32, $wit::Errno> {
-            count($block!(self.ctx.send_in($mode, fd, &data, flags))?)
+            $finish!(send(self.ctx, fd, &data, flags))
         }
 
         $($async)? fn sendto(
@@ -342,40 +619,7 @@ macro_rules! bindings_for {
             flags: i32,
             address: Option<$wit::Sockaddr>,
         ) -> Result<u32, $wit::Errno> {
-            // The kernel looks the fd up before it reads the message.
-            if !self.ctx.owns_fd(fd) {
-                return Err(libc::EBADF);
-            }
-            if lengths.len() > crate::ctx::MAX_IOV {
-                return Err(libc::EMSGSIZE);
-            }
-            let buffers = split(&data, lengths.iter().map(|&n| n as usize))?;
-            // Each item takes at least a header (`CMSG_SPACE`) of control buffer.
-            let space = ancillary.iter().try_fold(0usize, |total, h| {
-                let space = (h.length as usize).saturating_add(16);
-                Some(total.saturating_add(space)).filter(|&t| t <= crate::ctx::MAX_SOCKOPT_LEN)
-            });
-            if space.is_none() {
-                return Err(libc::ENOBUFS);
-            }
-            let items = split(&ancillary_data, ancillary.iter().map(|h| h.length as usize))?;
-            let ancillary: Vec<sys::Cmsg> = ancillary
-                .iter()
-                .zip(items)
-                .map(|(h, data)| sys::Cmsg {
-                    level: h.level,
-                    kind: h.kind,
-                    data: data.to_vec(),
-                })
-                .collect();
-            let address = address.map(SockAddr::from);
-            count($block!(self.ctx.sendmsg_in($mode,
-                fd,
-                &buffers,
-                &ancillary,
-                flags,
-                address.as_ref()
-            ))?)
+            $finish!(sendmsg(self.ctx, fd, &data, &lengths, &ancillary, &ancillary_data, flags, address))
         }
 
         $($async)? fn recvmsg(
@@ -521,7 +765,7 @@ macro_rules! bindings_for {
             sys::monotonic_ns()
         }
     }
-
+    }
     };
 }
 
@@ -532,6 +776,13 @@ macro_rules! blocking {
     };
 }
 
+/// A synchronous call's result, as it is.
+macro_rules! returned {
+    ($result:expr) => {
+        $result
+    };
+}
+
 /// Awaits an async call's future.
 macro_rules! awaiting {
     ($future:expr) => {
@@ -539,8 +790,21 @@ macro_rules! awaiting {
     };
 }
 
-bindings_for!(wit, crate::wait::Mode::Blocking, blocking);
-bindings_for!(wit_async, crate::wait::Mode::Awaiting, awaiting, async);
+bindings_for!(
+    blocking_calls,
+    wit,
+    crate::wait::Mode::Blocking,
+    blocking,
+    returned
+);
+bindings_for!(
+    awaiting_calls,
+    wit_async,
+    crate::wait::Mode::Awaiting,
+    awaiting,
+    awaiting,
+    async
+);
 
 #[cfg(test)]
 mod tests {
