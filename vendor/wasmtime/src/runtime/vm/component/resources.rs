@@ -27,6 +27,7 @@ use crate::prelude::*;
 use core::error::Error;
 use core::fmt;
 use core::mem;
+use smallvec::SmallVec;
 use wasmtime_environ::component::{
     ComponentTypes, RuntimeComponentInstanceIndex, TypeResourceTableIndex,
 };
@@ -196,7 +197,9 @@ impl TypedResourceIndex {
 /// State related to borrows for a specific call.
 #[derive(Default)]
 pub struct CallContext {
-    lenders: Vec<TypedResourceIndex>,
+    // Room inline for the owned handles a call typically lends (a method's
+    // `self`, perhaps one more), so that such a call allocates nothing.
+    lenders: SmallVec<[TypedResourceIndex; 2]>,
     borrow_count: u32,
 }
 
