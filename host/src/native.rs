@@ -193,25 +193,12 @@ fn define_sends<T: NativesockView + 'static>(
     )?;
     linker.func_wrap(
         "sendmsg",
-        |mut store: StoreContextMut<'_, T>,
-         (fd, data, lengths, ancillary, ancillary_data, flags, address): SendmsgArgs<
-            wit::CmsgHeader,
-            wit::Sockaddr,
-        >| {
+        |mut store: StoreContextMut<'_, T>, args: SendmsgArgs<wit::CmsgHeader, wit::Sockaddr>| {
             let span = import_span!("sendmsg");
             let _enter = span.enter();
-            sendmsg_called!(fd, flags, address);
-            let (data, view) = in_place(&mut store, &data);
-            let r = blocking_calls::sendmsg(
-                view.ctx,
-                fd,
-                data,
-                &lengths,
-                &ancillary,
-                &ancillary_data,
-                flags,
-                address,
-            );
+            sendmsg_called!(args.0, args.5, args.6);
+            let (data, view) = in_place(&mut store, &args.1);
+            let r = blocking_calls::sendmsg_in_place(view.ctx, data, args);
             returned_event!(r);
             Ok((r,))
         },
@@ -242,26 +229,13 @@ fn define_sends_async<T: NativesockView + 'static>(
     linker.func_wrap_async(
         "sendmsg",
         |mut store: StoreContextMut<'_, T>,
-         (fd, data, lengths, ancillary, ancillary_data, flags, address): SendmsgArgs<
-            wit_async::CmsgHeader,
-            wit_async::Sockaddr,
-        >| {
+         args: SendmsgArgs<wit_async::CmsgHeader, wit_async::Sockaddr>| {
             let span = import_span!("sendmsg");
             Box::new(
                 async move {
-                    sendmsg_called!(fd, flags, address);
-                    let (data, view) = in_place(&mut store, &data);
-                    let r = awaiting_calls::sendmsg(
-                        view.ctx,
-                        fd,
-                        data,
-                        &lengths,
-                        &ancillary,
-                        &ancillary_data,
-                        flags,
-                        address,
-                    )
-                    .await;
+                    sendmsg_called!(args.0, args.5, args.6);
+                    let (data, view) = in_place(&mut store, &args.1);
+                    let r = awaiting_calls::sendmsg_in_place(view.ctx, data, args).await;
                     returned_event!(r);
                     Ok((r,))
                 }
@@ -321,6 +295,17 @@ macro_rules! bindings_for {
         flags: i32,
     ) -> Result<u32, $wit::Errno> {
         count($block!(ctx.send_in($mode, fd, data, flags))?)
+    }
+
+    /// `sendmsg` with the WIT function's arguments and `data`, the bytes
+    /// of its list where the guest wrote them (see [`in_place`]).
+    pub(super) $($async)? fn sendmsg_in_place(
+        ctx: &mut crate::NativesockCtx,
+        data: &[u8],
+        args: SendmsgArgs<$wit::CmsgHeader, $wit::Sockaddr>,
+    ) -> Result<u32, $wit::Errno> {
+        let (fd, _, lengths, ancillary, ancillary_data, flags, address) = args;
+        $finish!(sendmsg(ctx, fd, data, &lengths, &ancillary, &ancillary_data, flags, address))
     }
 
     /// `sendmsg` of `data`, wherever its bytes are (see [`in_place`]).
