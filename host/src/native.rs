@@ -33,7 +33,7 @@ use crate::sys::{self, AddrInfo, GaiError, SockAddr};
 pub fn add_to_linker<T: NativesockView + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     wit::add_to_linker::<T, HasNativesock>(linker, T::nativesock)
         .and_then(|()| sends_in_place(linker, define_sends))
-        .context("failed to add `nativesock:socket/native@0.1.0` to the linker")
+        .with_context(|| format!("failed to add `{NATIVE}` to the linker"))
 }
 
 /// Adds `nativesock:socket/native@0.1.0` to `linker` for stores whose
@@ -63,7 +63,7 @@ pub fn add_to_linker_async<T: NativesockView + 'static>(
 ) -> wasmtime::Result<()> {
     wit_async::add_to_linker::<T, HasNativesock>(linker, T::nativesock)
         .and_then(|()| sends_in_place(linker, define_sends_async))
-        .context("failed to add `nativesock:socket/native@0.1.0` to the linker")
+        .with_context(|| format!("failed to add `{NATIVE}` to the linker"))
 }
 
 /// The WIT interface's name in a linker.
